@@ -1,0 +1,74 @@
+# GPUs for Deep Learning: set-up, build and test.
+#   make book   set up .venv, execute every notebook, build the HTML book
+#   make test   set up .venv, run every test (unit, notebooks, book build, wheel install)
+#   make lab    set up .venv, open JupyterLab on notebooks/
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HTML   := _build/html
+
+# jupyter-cache keys on notebook code only, not on course_utils: drop the cache
+# whenever course_utils changes so that no page shows stale output.
+CU_HASH := $(shell cat course_utils/*.py course_utils/data/* 2>/dev/null | sha256sum | cut -c1-16)
+CU_STAMP := _build/.course_utils-$(CU_HASH)
+
+.PHONY: setup book build test test-unit test-notebooks test-book test-install lab lint \
+        colab-cells clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; v = sys.version_info; \
+	  sys.exit(0 if v >= (3, 10) else "Python >= 3.10 is needed (3.11 recommended)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	@touch $@
+
+$(CU_STAMP):
+	@rm -rf _build/.jupyter_cache _build/.course_utils-*
+	@mkdir -p _build && touch $@
+
+# Execute every notebook (through jupyter-cache) and build the HTML; any warning or
+# cell error fails the build.
+build: setup $(CU_STAMP)
+	$(BIN)/jupyter-book build . --warningiserror --keep-going
+
+book: build
+	@echo
+	@echo "The book is built. Open: file://$(CURDIR)/$(HTML)/index.html"
+	@echo "(or serve it: $(BIN)/python -m http.server -d $(HTML) 8000)"
+
+test: setup
+	$(MAKE) test-unit
+	$(MAKE) test-notebooks
+	$(MAKE) test-book
+	$(MAKE) test-install
+	@echo "All tests passed."
+
+test-unit: setup
+	$(BIN)/python -m pytest tests/unit tests/notebooks
+
+test-notebooks: setup
+	$(BIN)/python -m pytest -p no:randomly --nbval-lax --nbval-current-env \
+	  -n auto --dist loadscope notebooks
+
+test-book: build
+	$(BIN)/python -m pytest tests/book
+
+test-install: setup
+	PYTHON=$(PYTHON) bash tests/install/test_wheel.sh
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/
+
+lint: setup
+	$(BIN)/ruff check course_utils tests tools
+	$(BIN)/python tools/colab_cell.py --check
+
+colab-cells: setup
+	$(BIN)/python tools/colab_cell.py --write
+
+clean:
+	rm -rf _build dist build *.egg-info

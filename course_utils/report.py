@@ -1,0 +1,51 @@
+"""Small reporting helpers for notebooks: versions table and kernel source listing."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+import os
+import platform
+
+from .device import device_info
+
+__all__ = ["environment_rows", "kernel_source"]
+
+_PACKAGES = ("course-utils", "numpy", "numba", "numba-cuda", "torch", "matplotlib", "scipy")
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def environment_rows() -> list[tuple[str, str]]:
+    """(component, value) rows describing this machine and the course's packages."""
+    info = device_info()
+    rows = [
+        ("Python", platform.python_version()),
+        ("OS", f"{platform.system()} {platform.release()} ({platform.machine()})"),
+        ("CPU cores (logical)", str(os.cpu_count())),
+    ]
+    rows += [(dist, _version(dist)) for dist in _PACKAGES]
+    if info.simulated:
+        rows.append(("Numba kernels run on", "CUDA simulator (CPU)"))
+    else:
+        cc = ".".join(map(str, info.compute_capability or ()))
+        rows.append(("Numba kernels run on", f"{info.gpu_name} (compute capability {cc})"))
+    rows.append(("why", info.reason))
+    if info.torch_device == "cuda":
+        rows.append(("torch sees", f"{info.torch_gpu_count} GPU(s): {info.torch_gpu_name}"))
+    else:
+        rows.append(("torch sees", "CPU only"))
+    return rows
+
+
+def kernel_source(kernel: object) -> str:
+    """Python source of a ``@cuda.jit`` kernel (real dispatcher or simulator kernel)."""
+    func = getattr(kernel, "py_func", None) or getattr(kernel, "fn", None) or kernel
+    if not callable(func):
+        raise TypeError(f"kernel must be a @cuda.jit kernel or a function, got {type(kernel)}")
+    return inspect.getsource(func)

@@ -1,0 +1,81 @@
+"""Argument checks shared by every public function in ``course_utils``.
+
+Each check raises ``TypeError`` (wrong kind of value) or ``ValueError`` (right kind,
+out of range) with a message that names the parameter and the accepted range.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = ["check_number", "check_int", "check_array", "check_choice"]
+
+
+def check_number(
+    name: str,
+    value: object,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    strict_minimum: bool = False,
+) -> float:
+    """Return ``value`` as a float after checking it is a finite real number in range.
+
+    Args:
+        name: parameter name used in the error message.
+        minimum, maximum: inclusive bounds (``None`` = unbounded).
+        strict_minimum: make the lower bound exclusive (``value > minimum``).
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if minimum is not None:
+        if strict_minimum and not v > minimum:
+            raise ValueError(f"{name} must be > {minimum}, got {value!r}")
+        if not strict_minimum and not v >= minimum:
+            raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    if maximum is not None and not v <= maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value!r}")
+    return v
+
+
+def check_int(
+    name: str, value: object, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """Return ``value`` as an int after checking it is an integer in ``[minimum, maximum]``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    v = int(value)
+    if minimum is not None and v < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {v}")
+    if maximum is not None and v > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {v}")
+    return v
+
+
+def check_array(
+    name: str,
+    value: object,
+    *,
+    ndim: int | None = None,
+    dtype: type | np.dtype | None = None,
+) -> np.ndarray:
+    """Check that ``value`` is a NumPy array with the given number of dims and dtype."""
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(value).__name__}")
+    if ndim is not None and value.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {value.shape}")
+    if dtype is not None and value.dtype != np.dtype(dtype):
+        raise TypeError(f"{name} must have dtype {np.dtype(dtype)}, got {value.dtype}")
+    return value
+
+
+def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
+    """Check that ``value`` is one of the strings in ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return str(value)

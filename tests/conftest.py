@@ -1,0 +1,31 @@
+"""Shared test configuration.
+
+Layout (each chapter issue extends it):
+
+* ``tests/unit/``       pytest for ``course_utils``: one ``test_<module>.py`` per module.
+* ``tests/notebooks/``  conventions every notebook must follow (Colab cell, device
+                        selection, listed in ``_toc.yml``, no stored outputs). The
+                        notebooks themselves run under nbval: ``make test-notebooks``.
+* ``tests/book/``       checks on the built HTML in ``_build/html`` (``make test-book``
+                        builds it first, warnings as errors).
+* ``tests/install/``    the wheel-in-a-fresh-venv check (``make test-install``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from hypothesis import HealthCheck, settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The CUDA simulator is slow; keep property-based tests small and deadline-free.
+settings.register_profile(
+    "course",
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "course"))

@@ -1,0 +1,106 @@
+"""Conventions every chapter notebook follows (the notebooks run under nbval separately)."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+import colab_cell  # noqa: E402
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
+
+
+def toc_files(node) -> list[str]:
+    found = []
+    if isinstance(node, dict):
+        for key in ("root", "file"):
+            if key in node:
+                found.append(node[key])
+        for value in node.values():
+            found += toc_files(value)
+    elif isinstance(node, list):
+        for item in node:
+            found += toc_files(item)
+    return found
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "notebooks/ holds no .ipynb"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_first_cell_is_the_generated_colab_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    assert colab_cell.is_colab_cell(nb.cells[0]), "run: make colab-cells"
+    assert nb.cells[0].source == colab_cell.cell_source(), "run: make colab-cells"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_first_code_cell_after_colab_selects_the_device(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells[1:] if c.cell_type == "code"]
+    assert code, "no code after the Colab cell"
+    assert "select_device(" in code[0].source, "the first code cell must call select_device()"
+    for cell in code:
+        tree = ast.parse("\n".join(line for line in cell.source.splitlines()
+                                   if not line.lstrip().startswith(("%", "!"))))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "numba":
+                assert "cuda" not in [a.name for a in node.names], (
+                    "notebooks get numba.cuda from course_utils.device.cuda()")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_listed_in_the_toc_and_has_a_python_kernel(path):
+    assert f"notebooks/{path.stem}" in toc_files(TOC)
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert nb.cells[1].cell_type == "markdown" and nb.cells[1].source.startswith("# ")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_are_committed_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, (
+                f"cell {cell.get('id')} has stored output; the book executes notebooks")
+
+
+def test_every_toc_entry_exists():
+    for entry in toc_files(TOC):
+        matches = list(ROOT.glob(entry + ".*"))
+        assert matches, f"_toc.yml lists {entry}, which does not exist"
+
+
+def test_repository_setting_is_one_github_url_on_main():
+    repo = CONFIG["repository"]
+    assert repo["branch"] == "main"
+    assert repo["url"].startswith("https://github.com/") and repo["url"].count("/") == 4
+    assert colab_cell.repository_url() in colab_cell.cell_source()
+    # the URL appears in no other tracked config file
+    for name in ("pyproject.toml", "environment.yml", "Makefile"):
+        assert repo["url"] not in (ROOT / name).read_text(), f"{name} repeats the repository URL"
+
+
+def test_course_utils_kernel_modules_never_import_numba_cuda_directly():
+    for path in (ROOT / "course_utils").glob("*.py"):
+        if path.name == "device.py":
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module in ("numba", "numba.cuda"):
+                names = [a.name for a in node.names]
+                assert node.module == "numba" and "cuda" not in names, (
+                    f"{path.name} imports numba.cuda; use `cuda = device.cuda()`")
+            if isinstance(node, ast.Import):
+                assert "numba.cuda" not in [a.name for a in node.names], path.name

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import pytest
+
+from course_utils import report, vector
+
+
+def test_environment_rows_name_the_kernel_backend():
+    rows = dict(report.environment_rows())
+    assert rows["Python"].count(".") == 2
+    assert rows["numba"] != "not installed"
+    assert rows["numba-cuda"] != "not installed"
+    assert rows["Numba kernels run on"]
+    assert rows["torch sees"] in ("CPU only",) or "GPU" in rows["torch sees"]
+
+
+def test_kernel_source_shows_the_kernel():
+    src = report.kernel_source(vector._vector_add_kernel)
+    assert "def _vector_add_kernel" in src and "cuda.grid(1)" in src
+
+
+def test_kernel_source_rejects_non_callables():
+    with pytest.raises(TypeError, match="kernel must be"):
+        report.kernel_source(42)

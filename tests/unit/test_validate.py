@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from course_utils.validate import check_array, check_choice, check_int, check_number
+
+
+def test_check_number_accepts_and_converts():
+    assert check_number("x", 3) == 3.0
+    assert check_number("x", np.float32(2.5), minimum=0) == 2.5
+    assert check_number("x", 1.0, minimum=0, strict_minimum=True) == 1.0
+
+
+@pytest.mark.parametrize("value, kwargs, exc, match", [
+    ("1", {}, TypeError, "bandwidth must be a real number"),
+    (True, {}, TypeError, "bandwidth must be a real number"),
+    (float("inf"), {}, ValueError, "bandwidth must be finite"),
+    (-1.0, {"minimum": 0}, ValueError, r"bandwidth must be >= 0, got -1.0"),
+    (0.0, {"minimum": 0, "strict_minimum": True}, ValueError, r"bandwidth must be > 0"),
+    (5.0, {"maximum": 4}, ValueError, r"bandwidth must be <= 4"),
+])
+def test_check_number_errors_name_the_parameter(value, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        check_number("bandwidth", value, **kwargs)
+
+
+def test_check_int():
+    assert check_int("n", np.int64(4), minimum=1) == 4
+    with pytest.raises(ValueError, match="n_gpus must be >= 1, got 0"):
+        check_int("n_gpus", 0, minimum=1)
+    with pytest.raises(TypeError, match="n_gpus must be an integer"):
+        check_int("n_gpus", 2.0)
+
+
+def test_check_array_and_choice():
+    a = np.zeros((2, 3), np.float32)
+    assert check_array("x", a, ndim=2, dtype=np.float32) is a
+    with pytest.raises(ValueError, match="x must have 4 dimensions"):
+        check_array("x", a, ndim=4)
+    with pytest.raises(TypeError, match="x must have dtype float64"):
+        check_array("x", a, dtype=np.float64)
+    assert check_choice("method", "ring", ("ring", "tree")) == "ring"
+    with pytest.raises(ValueError, match="method must be one of"):
+        check_choice("method", "star", ("ring", "tree"))
