@@ -73,18 +73,17 @@ class DeviceInfo:
     def summary(self) -> str:
         """One line: where kernels run, and what torch sees."""
         if self.simulated:
-            kern = "kernels: Numba CUDA simulator (CPU, small sizes only)"
+            kern = "kernels: CUDA simulator (no GPU)"
         else:
             cc = ".".join(map(str, self.compute_capability or ()))
-            kern = f"kernels: CUDA GPU {self.gpu_name} (sm {cc}) via numba-cuda"
+            kern = f"kernels: {self.gpu_name} (sm {cc}) via numba-cuda"
         if self.torch_version is None:
             tor = "torch: not installed"
         elif self.torch_device == "cuda":
-            tor = (f"torch {self.torch_version}: {self.torch_gpu_count} GPU(s), "
-                   f"{self.torch_gpu_name}")
+            tor = f"torch {self.torch_version}, {self.torch_gpu_count} GPU(s)"
         else:
-            tor = f"torch {self.torch_version}: CPU only"
-        return f"[course_utils] {kern} | {tor} | Python {self.python_version}"
+            tor = f"torch {self.torch_version}, CPU only"
+        return f"[course_utils] {kern} | {tor}"
 
 
 def probe_cuda_driver() -> tuple[int, str]:
