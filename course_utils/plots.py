@@ -1,0 +1,91 @@
+"""Interactive Plotly figures that work everywhere the course is used.
+
+``interactive(fig)`` returns an object that Jupyter displays as
+
+* ``application/vnd.plotly.v1+json``: JupyterLab renders it natively; and
+* ``text/html``: a ``<div>`` plus a script that draws the figure with ``window.Plotly``.
+  On the published book, plotly.js is served from the book's own ``_static`` folder
+  (``book/_ext/local_plotly.py``), so sliders and buttons work on the static page with
+  no kernel and no network. Anywhere else (Colab, classic Jupyter) the script loads
+  the matching plotly.js from the Plotly CDN first.
+
+Sliders and buttons must be pre-computed (Plotly ``steps``/``frames``), because the
+static page has no Python behind it.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import uuid
+
+__all__ = ["interactive", "InteractiveFigure"]
+
+
+def _plotlyjs_version() -> str:
+    from plotly.offline import get_plotlyjs_version
+
+    return get_plotlyjs_version()
+
+
+class InteractiveFigure:
+    """Display wrapper for a Plotly figure; see the module docstring."""
+
+    def __init__(self, fig, *, height: int | None = None, title: str | None = None):
+        self.fig = fig
+        self.height = height
+        self.title = title
+
+    def _spec(self) -> dict:
+        spec = json.loads(self.fig.to_json())
+        spec.setdefault("config", {})
+        spec["config"].update({"responsive": True, "displaylogo": False})
+        return spec
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        spec = self._spec()
+        div_id = "plotly-" + uuid.uuid5(uuid.NAMESPACE_OID, json.dumps(spec)).hex[:12]
+        height = self.height or spec.get("layout", {}).get("height") or 480
+        label = html.escape(self.title or spec.get("layout", {}).get("title", {}).get("text", "")
+                            or "interactive figure")
+        cdn = f"https://cdn.plot.ly/plotly-{_plotlyjs_version()}.min.js"
+        payload = json.dumps(spec).replace("</", "<\\/")
+        page = f"""<div id="{div_id}" class="course-plotly" role="img" aria-label="{label}"
+ style="width:100%;height:{int(height)}px;"></div>
+<script type="text/javascript">
+(function() {{
+  var spec = {payload};
+  function draw() {{
+    Plotly.newPlot("{div_id}", spec.data, spec.layout, spec.config).then(function() {{
+      if (spec.frames) {{ Plotly.addFrames("{div_id}", spec.frames); }}
+    }});
+  }}
+  if (window.Plotly) {{ draw(); }}
+  else {{
+    var s = document.createElement("script");
+    s.src = "{cdn}";
+    s.onload = draw;
+    document.head.appendChild(s);
+  }}
+}})();
+</script>"""
+        return {
+            "application/vnd.plotly.v1+json": {k: v for k, v in spec.items() if k != "config"},
+            "text/html": page,
+            "text/plain": f"<interactive figure: {label}>",
+        }
+
+
+def interactive(fig, *, height: int | None = None, title: str | None = None) -> InteractiveFigure:
+    """Wrap a ``plotly.graph_objects.Figure`` for display in the book, JupyterLab and Colab.
+
+    Args:
+        fig: the Plotly figure; sliders/buttons must use pre-computed steps or frames.
+        height: height of the figure in CSS pixels (default: the layout's, else 480).
+        title: accessible label for the figure (default: the layout's title).
+    """
+    if not hasattr(fig, "to_json"):
+        raise TypeError(f"fig must be a plotly Figure, got {type(fig).__name__}")
+    if height is not None and (not isinstance(height, int) or height <= 0):
+        raise ValueError(f"height must be a positive integer (CSS pixels), got {height!r}")
+    return InteractiveFigure(fig, height=height, title=title)
