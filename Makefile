@@ -14,8 +14,8 @@ HTML   := _build/html
 CU_HASH := $(shell cat course_utils/*.py course_utils/data/* 2>/dev/null | sha256sum | cut -c1-16)
 CU_STAMP := _build/.course_utils-$(CU_HASH)
 
-.PHONY: setup book build test test-unit test-notebooks test-book test-install lab lint \
-        colab-cells clean
+.PHONY: setup book build test test-unit test-notebooks test-book test-browser test-install \
+        lab lint linkcheck colab-cells clean
 
 setup: $(STAMP)
 
@@ -44,6 +44,7 @@ test: setup
 	$(MAKE) test-unit
 	$(MAKE) test-notebooks
 	$(MAKE) test-book
+	$(MAKE) test-browser
 	$(MAKE) test-install
 	@echo "All tests passed."
 
@@ -57,11 +58,20 @@ test-notebooks: setup
 test-book: build
 	$(BIN)/python -m pytest tests/book
 
+# Headless Chromium (Debian's `chromium`) against the built site on 127.0.0.1.
+# Skips with a message if there is no Chromium, unless CI=true.
+test-browser: build
+	$(BIN)/python -m pytest tests/browser
+
 test-install: setup
 	PYTHON=$(PYTHON) bash tests/install/test_wheel.sh
 
 lab: setup
 	$(BIN)/jupyter lab notebooks/
+
+# External links, collected by tests/book/test_links.py; needs a network.
+linkcheck: build
+	$(BIN)/jupyter-book build . --builder linkcheck
 
 lint: setup
 	$(BIN)/ruff check course_utils tests tools

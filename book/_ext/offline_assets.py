@@ -5,6 +5,8 @@ work on the static pages with no network access (and no CDN at reading time).
   pyproject.toml; only a container for MathJax's static files). Its ``es5/`` folder
   is copied to ``_static/mathjax/`` and ``mathjax_path`` points there. If the package
   is missing, the CDN is used.
+* Identical ``<script>`` tags are emitted once (works around a duplicate inline
+  script from sphinx-thebe).
 * plotly.js comes from the installed ``plotly`` package. It is copied to
   ``_static/plotly.min.js`` and loaded (in ``<head>``, not deferred) on the pages
   that contain a figure made by ``course_utils.plots.interactive``.
@@ -39,6 +41,18 @@ def _config_inited(app, config) -> None:
 def _page_context(app, pagename, templatename, context, doctree) -> None:
     if PLOTLY_MARKER in context.get("body", ""):
         app.add_js_file("plotly.min.js", priority=200)
+    # sphinx-thebe 0.3.1 registers its inline config script once per read phase, so
+    # pages can get it twice ("Identifier 'THEBE_JS_URL' has already been declared"
+    # in the browser console). Keep the first copy of every identical script.
+    seen, unique = set(), []
+    for script in context.get("script_files", []):
+        # one copy has filename None, the other "": both are inline scripts
+        key = (getattr(script, "filename", script) or "", getattr(script, "priority", 0),
+               repr(sorted(getattr(script, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    context["script_files"] = unique
 
 
 def _build_finished(app, exception) -> None:

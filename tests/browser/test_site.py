@@ -1,0 +1,137 @@
+"""The published book as a reader sees it, in a real (headless) Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+
+from .conftest import ROOT, SCREENSHOTS, notebook_pages, toc_pages
+
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+PAGES = toc_pages()
+NOTEBOOKS = notebook_pages()
+
+
+def settle(page) -> None:
+    """Wait until MathJax has typeset and every interactive figure is drawn."""
+    page.wait_for_load_state("networkidle")
+    if page.evaluate("!!(window.MathJax && MathJax.startup)"):
+        page.evaluate("MathJax.startup.promise")
+    for div in page.locator(".course-plotly").all():
+        div.locator(".main-svg").first.wait_for(timeout=15000)
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_loads_without_errors_or_missing_assets(site, page, name):
+    page.goto(f"{site}/{name}.html")
+    settle(page)
+    assert page.problems.errors == []
+    # every image actually loaded
+    broken = page.evaluate(
+        "Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0)"
+        ".map(i => i.src)")
+    assert broken == []
+    if name in NOTEBOOKS or name == PAGES[0]:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name.replace('/', '__')}.png"))
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_math_renders(site, page, name):
+    page.goto(f"{site}/{name}.html")
+    settle(page)
+    article = page.locator("article.bd-article")
+    if article.locator(".math, mjx-container").count() == 0:
+        pytest.skip("no math on this page")
+    assert article.locator("mjx-container").count() > 0, "MathJax did not typeset"
+    assert article.locator("mjx-merror").count() == 0, "MathJax reported a TeX error"
+    raw = page.evaluate("""Array.from(document.querySelectorAll('article .math'))
+        .filter(e => !e.querySelector('mjx-container')).length""")
+    assert raw == 0, "some math was left as raw TeX"
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_figure_has_alt_text(site, page, name):
+    page.goto(f"{site}/{name}.html")
+    settle(page)
+    images = page.evaluate("""Array.from(document.querySelectorAll('article img'))
+        .map(i => [i.getAttribute('src'), i.getAttribute('alt') || ''])""")
+    for src, alt in images:
+        assert alt.strip(), f"{src} has no alt text"
+        assert not re.search(r"\.(png|jpe?g|svg|gif)$", alt.strip(), re.I), (
+            f"{src}: alt text is a file name ({alt!r}); set mystnb.image.alt in the cell")
+    for label in page.evaluate("""Array.from(document.querySelectorAll('.course-plotly'))
+            .map(d => d.getAttribute('aria-label') || '')"""):
+        assert label.strip() and label != "interactive figure", "interactive figure unlabelled"
+
+
+def test_search_finds_a_chapter_term(site, page):
+    page.goto(f"{site}/search.html?q=bandwidth")
+    page.locator("#search-results ul.search li").first.wait_for(timeout=15000)
+    hrefs = page.evaluate("""Array.from(document.querySelectorAll(
+        '#search-results ul.search li a')).map(a => a.getAttribute('href'))""")
+    assert any("notebooks/setup" in h for h in hrefs), hrefs
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_colab_and_download_buttons_point_at_this_notebook(site, page, name):
+    repo = CONFIG["repository"]
+    org_repo = urlparse(repo["url"]).path.strip("/")
+    page.goto(f"{site}/{name}.html")
+    colab = page.locator("a[href*='colab.research.google.com']")
+    assert colab.count() == 1
+    assert colab.get_attribute("href") == (
+        f"https://colab.research.google.com/github/{org_repo}/blob/{repo['branch']}/{name}.ipynb")
+    download = page.locator("a[href$='.ipynb'][href*='_sources']")
+    assert download.count() >= 1
+    response = page.request.get(f"{site}/{name}.html".rsplit("/", 1)[0] + "/"
+                                + download.first.get_attribute("href"))
+    assert response.ok
+    served = json.loads(response.body())
+    source = json.loads((ROOT / f"{name}.ipynb").read_text())
+    assert [c["source"] for c in served["cells"]] == [c["source"] for c in source["cells"]]
+
+
+def test_previous_next_navigation_follows_the_toc(site, page):
+    page.goto(f"{site}/{PAGES[0]}.html")
+    visited = [PAGES[0]]
+    for _ in range(len(PAGES) - 1):
+        page.locator("a.right-next").click()
+        page.wait_for_load_state("domcontentloaded")
+        visited.append(urlparse(page.url).path.strip("/").removesuffix(".html"))
+    assert visited == PAGES
+    assert page.locator("a.right-next").count() == 0
+    page.locator("a.left-prev").click()
+    page.wait_for_load_state("domcontentloaded")
+    assert urlparse(page.url).path.strip("/").removesuffix(".html") == PAGES[-2]
+
+
+def test_dark_mode_switches(site, page):
+    page.goto(f"{site}/{PAGES[0]}.html")
+    html = page.locator("html")
+    assert html.get_attribute("data-theme") == "light"
+    light_background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    button = page.locator("button.theme-switch-button").first
+    for _ in range(3):  # the switch cycles auto -> light -> dark (order depends on start)
+        if html.get_attribute("data-theme") == "dark":
+            break
+        button.click()
+    assert html.get_attribute("data-theme") == "dark", "the theme switch never reached dark"
+    dark_background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert dark_background != light_background
+
+
+def test_interactive_figures_respond_on_the_static_page(site, page):
+    found = 0
+    for name in NOTEBOOKS:
+        page.goto(f"{site}/{name}.html")
+        settle(page)
+        for div in page.locator(".course-plotly").all():
+            found += 1
+            assert div.locator(".main-svg").count() > 0, f"{name}: figure not drawn"
+    if found == 0:
+        pytest.skip("no interactive figures in the book yet")
