@@ -31,10 +31,12 @@ def _plotlyjs_version() -> str:
 class InteractiveFigure:
     """Display wrapper for a Plotly figure; see the module docstring."""
 
-    def __init__(self, fig, *, height: int | None = None, title: str | None = None):
+    def __init__(self, fig, *, height: int | None = None, title: str | None = None,
+                 post_script: str | None = None):
         self.fig = fig
         self.height = height
         self.title = title
+        self.post_script = post_script
 
     def _spec(self) -> dict:
         spec = json.loads(self.fig.to_json())
@@ -50,6 +52,7 @@ class InteractiveFigure:
                             or "interactive figure")
         cdn = f"https://cdn.plot.ly/plotly-{_plotlyjs_version()}.min.js"
         payload = json.dumps(spec).replace("</", "<\\/")
+        post = (self.post_script or "").replace("{plot_id}", div_id).replace("</", "<\\/")
         page = f"""<div id="{div_id}" class="course-plotly" role="img" aria-label="{label}"
  style="width:100%;height:{int(height)}px;"></div>
 <script type="text/javascript">
@@ -58,6 +61,7 @@ class InteractiveFigure:
   function draw() {{
     Plotly.newPlot("{div_id}", spec.data, spec.layout, spec.config).then(function() {{
       if (spec.frames) {{ Plotly.addFrames("{div_id}", spec.frames); }}
+{post}
     }});
   }}
   if (window.Plotly) {{ draw(); }}
@@ -69,23 +73,26 @@ class InteractiveFigure:
   }}
 }})();
 </script>"""
-        return {
-            "application/vnd.plotly.v1+json": {k: v for k, v in spec.items() if k != "config"},
-            "text/html": page,
-            "text/plain": f"<interactive figure: {label}>",
-        }
+        bundle = {"text/html": page, "text/plain": f"<interactive figure: {label}>"}
+        if not self.post_script:  # JupyterLab's native renderer cannot run a post_script
+            bundle["application/vnd.plotly.v1+json"] = {
+                k: v for k, v in spec.items() if k != "config"}
+        return bundle
 
 
-def interactive(fig, *, height: int | None = None, title: str | None = None) -> InteractiveFigure:
+def interactive(fig, *, height: int | None = None, title: str | None = None,
+                post_script: str | None = None) -> InteractiveFigure:
     """Wrap a ``plotly.graph_objects.Figure`` for display in the book, JupyterLab and Colab.
 
     Args:
         fig: the Plotly figure; sliders/buttons must use pre-computed steps or frames.
         height: height of the figure in CSS pixels (default: the layout's, else 480).
         title: accessible label for the figure (default: the layout's title).
+        post_script: JavaScript run once the figure is drawn; ``{plot_id}`` in it is
+            replaced by the figure's element id (as in ``plotly.io.to_html``).
     """
     if not hasattr(fig, "to_json"):
         raise TypeError(f"fig must be a plotly Figure, got {type(fig).__name__}")
     if height is not None and (not isinstance(height, int) or height <= 0):
         raise ValueError(f"height must be a positive integer (CSS pixels), got {height!r}")
-    return InteractiveFigure(fig, height=height, title=title)
+    return InteractiveFigure(fig, height=height, title=title, post_script=post_script)

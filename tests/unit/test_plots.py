@@ -44,3 +44,12 @@ def test_bad_input():
         interactive({"data": []})
     with pytest.raises(ValueError, match="height must be a positive integer"):
         interactive(slider_figure(), height=0)
+
+
+def test_post_script_runs_after_drawing_with_the_div_id():
+    bundle = interactive(slider_figure(), post_script="console.log('{plot_id}');")
+    page = bundle._repr_mimebundle_()["text/html"]
+    div_id = re.search(r'id="(plotly-[0-9a-f]+)"', page).group(1)
+    assert f"console.log('{div_id}');" in page
+    assert page.index("Plotly.newPlot") < page.index(f"console.log('{div_id}')")
+    assert "application/vnd.plotly.v1+json" not in bundle._repr_mimebundle_()
