@@ -1,0 +1,346 @@
+"""The hardware catalogue: GPUs, links and supercomputer networks 2012-2026, as data.
+
+Every figure lives in a CSV file in ``course_utils/data/`` with its source URL and a
+provenance tag (see ``/work/shared/reference/README.md``):
+
+* ``gpus.csv``: peak FP32 and tensor FLOP/s, memory size and bandwidth, links, power;
+* ``links.csv``: PCIe generations, NVLink generations, Ethernet and InfiniBand;
+* ``systems.csv``: node injection bandwidth of supercomputers 2013-2026;
+* ``prices.csv`` and ``platforms.csv``: GPU prices and host CPUs (PCIe lanes), used by
+  :mod:`course_utils.build_planner`; found for this course, not in the reference file.
+
+Units: bandwidth in bytes/s (the CSV files hold GB/s = 10^9 B/s), FLOP/s, seconds,
+watts. Link bandwidths are **per direction**; NVLink's published figures are
+bidirectional totals and the catalogue stores half of them.
+
+This module also holds the small calculators built on the catalogue: PCIe bandwidth
+from the signalling rate, transfer time over a link, and growth rates (doubling
+times) of a quantity over the years.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from .parallel.costs import message_time
+from .validate import check_choice, check_int, check_number
+
+__all__ = [
+    "DATA_DIR",
+    "TAGS",
+    "GPU",
+    "Link",
+    "System",
+    "gpus",
+    "gpu",
+    "links",
+    "link",
+    "systems",
+    "read_table",
+    "PCIE_SIGNALLING",
+    "pcie_bandwidth",
+    "transfer_time",
+    "Growth",
+    "growth",
+]
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+#: Provenance tags a catalogue row may carry (README.md of the reference folder, plus
+#: "external, not in reference" for figures found for this course).
+TAGS = ("stated", "inferred", "external", "external, re-check", "external, not in reference")
+
+GB = 1e9  # bytes per GB (decimal, as in every datasheet)
+
+
+def read_table(filename: str) -> list[dict[str, str]]:
+    """Rows of ``course_utils/data/<filename>`` as dicts; lines starting with ``#`` are comments."""
+    path = DATA_DIR / filename
+    if not path.exists():
+        raise ValueError(f"filename must name a file in {DATA_DIR}, got {filename!r}")
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(line for line in fh if not line.startswith("#")))
+
+
+def _float(text: str) -> float | None:
+    return float(text) if text.strip() else None
+
+
+def _int(text: str) -> int | None:
+    return int(text) if text.strip() else None
+
+
+@dataclass(frozen=True)
+class GPU:
+    """One GPU. ``None`` marks a figure our sources do not give.
+
+    Attributes:
+        fp32_flops: dense FP32 peak, FLOP/s.
+        tensor_flops: dense FP16/BF16 tensor-core peak, FLOP/s.
+        memory_bytes: memory size in bytes.
+        memory_bandwidth: bytes/s.
+        host_link, nvlink: names of :class:`Link` rows.
+        power_w: board power in watts.
+        source: URL(s) separated by " ; ". tag: provenance tag of the row.
+        extra_source, extra_note: where the fields named in ``extra_note`` come from.
+    """
+
+    name: str
+    year: int
+    role: str
+    fp32_flops: float | None
+    tensor_flops: float | None
+    memory_bytes: float | None
+    memory_bandwidth: float | None
+    host_link: str | None
+    nvlink: str | None
+    power_w: float | None
+    source: str
+    tag: str
+    note: str
+    extra_source: str
+    extra_note: str
+
+    @property
+    def sources(self) -> list[str]:
+        """Every URL the row cites."""
+        text = self.source + " ; " + self.extra_source
+        return [u.strip() for u in text.split(";") if u.strip()]
+
+
+@dataclass(frozen=True)
+class Link:
+    """One link: ``bandwidth`` in bytes/s per direction, ``latency`` in seconds (or ``None``)."""
+
+    name: str
+    kind: str
+    label: str
+    year: int | None
+    bandwidth: float
+    published: str
+    latency: float | None
+    source: str
+    tag: str
+    note: str
+
+    @property
+    def sources(self) -> list[str]:
+        """Every URL the row cites."""
+        return [u.strip() for u in self.source.split(";") if u.strip()]
+
+
+@dataclass(frozen=True)
+class System:
+    """A supercomputer's network: ``node_injection`` in bytes/s per node per direction."""
+
+    system: str
+    year: int
+    network: str
+    node_injection: float
+    source: str
+    tag: str
+    note: str
+
+
+def _scaled(text: str, factor: float) -> float | None:
+    value = _float(text)
+    return None if value is None else value * factor
+
+
+@cache
+def gpus() -> dict[str, GPU]:
+    """The GPU catalogue, by name, in year order."""
+    rows = [
+        GPU(
+            name=r["name"],
+            year=int(r["year"]),
+            role=r["role"],
+            fp32_flops=_scaled(r["fp32_tflops"], 1e12),
+            tensor_flops=_scaled(r["tensor_tflops"], 1e12),
+            memory_bytes=_scaled(r["memory_gb"], GB),
+            memory_bandwidth=_scaled(r["memory_bandwidth_gbs"], GB),
+            host_link=r["host_link"] or None,
+            nvlink=r["nvlink"] or None,
+            power_w=_float(r["power_w"]),
+            source=r["source"],
+            tag=r["tag"],
+            note=r["note"],
+            extra_source=r["extra_source"],
+            extra_note=r["extra_note"],
+        )
+        for r in read_table("gpus.csv")
+    ]
+    return {g.name: g for g in sorted(rows, key=lambda g: g.year)}
+
+
+@cache
+def links() -> dict[str, Link]:
+    """The link catalogue (PCIe x16, NVLink, Ethernet, InfiniBand, Slingshot), by name."""
+    out = {}
+    for r in read_table("links.csv"):
+        latency_us = _float(r["latency_us"])
+        out[r["name"]] = Link(
+            name=r["name"],
+            kind=r["kind"],
+            label=r["label"],
+            year=_int(r["year"]),
+            bandwidth=float(r["per_direction_gbs"]) * GB,
+            published=r["published"],
+            latency=None if latency_us is None else latency_us * 1e-6,
+            source=r["source"],
+            tag=r["tag"],
+            note=r["note"],
+        )
+    return out
+
+
+@cache
+def systems() -> list[System]:
+    """Supercomputer node injection bandwidths 2013-2026, in year order."""
+    return [
+        System(
+            system=r["system"],
+            year=int(r["year"]),
+            network=r["network"],
+            node_injection=float(r["node_injection_gbs"]) * GB,
+            source=r["source"],
+            tag=r["tag"],
+            note=r["note"],
+        )
+        for r in read_table("systems.csv")
+    ]
+
+
+def gpu(name: str) -> GPU:
+    """The catalogue entry for GPU ``name`` (e.g. ``"H100 SXM5"``)."""
+    check_choice("name", name, tuple(gpus()))
+    return gpus()[name]
+
+
+def link(name: str) -> Link:
+    """The catalogue entry for link ``name`` (e.g. ``"pcie3"``, ``"ib_fdr"``, ``"nvlink4"``)."""
+    check_choice("name", name, tuple(links()))
+    return links()[name]
+
+
+# --- PCIe ----------------------------------------------------------------------------
+
+#: PCIe generation -> (transfer rate in GT/s per lane, line-code efficiency). PCIe 6.0
+#: (PAM4, FLIT mode) has no simple line code; its x16 figure comes from ``links.csv``.
+PCIE_SIGNALLING = {
+    "2.0": (5.0, 8 / 10),
+    "3.0": (8.0, 128 / 130),
+    "4.0": (16.0, 128 / 130),
+    "5.0": (32.0, 128 / 130),
+    "6.0": (64.0, None),
+}
+
+
+def pcie_bandwidth(generation: str, lanes: int = 16) -> float:
+    """Peak PCIe bandwidth in bytes/s per direction: GT/s x lanes x line code / 8.
+
+    Args:
+        generation: "2.0" ... "6.0".
+        lanes: link width, one of 1, 2, 4, 8, 16.
+    """
+    check_choice("generation", generation, tuple(PCIE_SIGNALLING))
+    lanes = check_int("lanes", lanes, minimum=1, maximum=16)
+    if lanes not in (1, 2, 4, 8, 16):
+        raise ValueError(f"lanes must be one of (1, 2, 4, 8, 16), got {lanes}")
+    rate, code = PCIE_SIGNALLING[generation]
+    if code is None:  # FLIT mode: scale the tabulated x16 figure
+        return link("pcie" + generation[0]).bandwidth * lanes / 16
+    return rate * 1e9 * lanes * code / 8
+
+
+def transfer_time(
+    nbytes: float,
+    link_name: str,
+    *,
+    lanes: int = 16,
+    latency: float | None = None,
+    efficiency: float = 1.0,
+) -> float:
+    """Seconds to move ``nbytes`` bytes one way over a catalogue link: alpha + n / bandwidth.
+
+    Args:
+        nbytes: message size in bytes.
+        link_name: a name from :func:`links`.
+        lanes: PCIe width (PCIe links only; others must leave it at 16).
+        latency: alpha in seconds; default the link's catalogue latency, or 0 when the
+            catalogue has none (PCIe: "microseconds, negligible" in the 8-bit paper).
+        efficiency: fraction of the peak bandwidth achieved, in (0, 1].
+    """
+    nbytes = check_number("nbytes", nbytes, minimum=0)
+    lk = link(link_name)
+    efficiency = check_number("efficiency", efficiency, minimum=0, maximum=1, strict_minimum=True)
+    if lk.kind == "pcie":
+        bandwidth = pcie_bandwidth(lk.name[-1] + ".0", lanes)
+    elif lanes != 16:
+        raise ValueError(f"lanes applies to PCIe links only, got lanes={lanes} for {link_name!r}")
+    else:
+        bandwidth = lk.bandwidth
+    if latency is None:
+        latency = lk.latency or 0.0
+    latency = check_number("latency", latency, minimum=0)
+    return float(message_time(nbytes, bandwidth * efficiency, latency))
+
+
+# --- growth rates ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Growth:
+    """Exponential fit ``value = 2 ** ((year - year0) / doubling_years) * value0``.
+
+    Attributes:
+        doubling_years: years for the quantity to double.
+        annual_factor: growth factor per year (2 ** (1 / doubling_years)).
+        year0, value0: a point on the fitted line (the first year).
+        n_points: how many (year, value) points the fit used.
+    """
+
+    doubling_years: float
+    annual_factor: float
+    year0: float
+    value0: float
+    n_points: int
+
+    def predict(self, year: float | np.ndarray) -> float | np.ndarray:
+        """The fitted value in ``year``."""
+        years = np.asarray(year, dtype=float) - self.year0
+        return self.value0 * 2.0 ** (years / self.doubling_years)
+
+
+def growth(years: list[float], values: list[float]) -> Growth:
+    """Least-squares fit of log2(value) against year: the doubling time it implies.
+
+    Args:
+        years: calendar years (at least two different ones).
+        values: positive values, same length.
+    """
+    y = np.asarray(years, dtype=float)
+    v = np.asarray(values, dtype=float)
+    if y.ndim != 1 or y.shape != v.shape:
+        raise ValueError(
+            f"years and values must be 1-D and the same length, got {y.shape}, {v.shape}")
+    if np.unique(y).size < 2:
+        raise ValueError("years must contain at least two different years")
+    if not np.all(np.isfinite(v)) or np.any(v <= 0):
+        raise ValueError("values must be positive and finite")
+    slope, intercept = np.polyfit(y, np.log2(v), 1)
+    if slope <= 0:
+        raise ValueError(f"values do not grow over these years (slope {slope:.3g} doublings/year)")
+    year0 = float(y.min())
+    return Growth(
+        doubling_years=float(1 / slope),
+        annual_factor=float(2**slope),
+        year0=year0,
+        value0=float(2 ** (intercept + slope * year0)),
+        n_points=int(y.size),
+    )

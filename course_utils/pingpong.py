@@ -1,0 +1,141 @@
+"""Ping-pong between two processes: the worker that ``mpiexec`` or ``torchrun`` starts.
+
+Run it as one process per rank::
+
+    mpiexec -n 2 python -m course_utils.pingpong --engine mpi
+    torchrun --standalone --nproc-per-node 2 -m course_utils.pingpong --engine torch
+
+Rank 0 sends a message of ``n`` bytes to rank 1, which sends it straight back; half the
+round-trip time is the one-way time of an ``n``-byte message. For each size the
+round trip is timed with the same loop as the all-reduce benchmark of the
+data-parallelism chapter (warm-up, barrier, a repeat count calibrated so one run lasts
+about 5 ms, the slowest rank's time) and the fastest of ``repeats`` runs is kept.
+Rank 0 prints one result line (:func:`course_utils.measure.emit`) with the sizes
+(bytes) and one-way times (seconds); :func:`course_utils.measure.mpi_pingpong` and
+:func:`~course_utils.measure.torch_pingpong` launch this module and parse that line.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .measure import emit
+from .parallel.measure import time_allreduce as time_calls
+
+__all__ = ["pingpong_times", "main"]
+
+
+def pingpong_times(
+    round_trip: Callable[[object], None],
+    make_buffer: Callable[[int], object],
+    barrier: Callable[[], None],
+    slowest: Callable[[float], float],
+    agree: Callable[[int], int],
+    sizes: Sequence[int],
+    *,
+    repeats: int = 5,
+    min_seconds: float = 0.005,
+) -> list[float]:
+    """One-way seconds per message size: half the fastest round-trip time (engine-neutral).
+
+    ``round_trip(buf)`` sends ``buf`` to the peer and receives it back (rank 0) or the
+    reverse (rank 1); the timing loop is :func:`course_utils.parallel.measure.time_allreduce`
+    (barrier, calibrated repeat count agreed by all ranks, slowest rank's time, runs of
+    all sizes interleaved). The fastest of ``repeats`` runs is kept: on a shared machine
+    the slower runs measure the other programs, not the link.
+    """
+    warm = make_buffer(1)
+    for _ in range(50):  # first messages set up connections and buffers
+        round_trip(warm)
+    buffers = [make_buffer(n) for n in sizes]
+    calls = [lambda buf=buf: round_trip(buf) for buf in buffers]
+    runs = time_calls(calls, barrier, slowest, agree, repeats=repeats, min_seconds=min_seconds)
+    return [min(r) / 2 for r in runs]
+
+
+def _time_mpi(sizes: list[int], repeats: int) -> list[float]:
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    rank = comm.Get_rank()
+    peer = 1 - rank
+
+    def round_trip(buf: np.ndarray) -> None:
+        if rank == 0:
+            comm.Send(buf, dest=peer)
+            comm.Recv(buf, source=peer)
+        else:
+            comm.Recv(buf, source=peer)
+            comm.Send(buf, dest=peer)
+
+    return pingpong_times(round_trip, lambda n: np.zeros(n, dtype=np.uint8), comm.Barrier,
+                          lambda t: comm.allreduce(t, op=MPI.MAX),
+                          lambda k: comm.bcast(k, root=0), sizes, repeats=repeats)
+
+
+def _time_torch(sizes: list[int], repeats: int) -> list[float]:
+    import torch
+    import torch.distributed as dist
+
+    from .parallel.train_ddp import init_distributed
+
+    init_distributed("gloo")  # CPU tensors: this measures the host's loopback path
+    rank = dist.get_rank()
+    peer = 1 - rank
+
+    def round_trip(buf: torch.Tensor) -> None:
+        if rank == 0:
+            dist.send(buf, dst=peer)
+            dist.recv(buf, src=peer)
+        else:
+            dist.recv(buf, src=peer)
+            dist.send(buf, dst=peer)
+
+    def slowest(t: float) -> float:
+        x = torch.tensor([t], dtype=torch.float64)
+        dist.all_reduce(x, op=dist.ReduceOp.MAX)
+        return float(x.item())
+
+    def agree(k: int) -> int:
+        x = torch.tensor([k], dtype=torch.int64)
+        dist.broadcast(x, src=0)
+        return int(x.item())
+
+    try:
+        return pingpong_times(round_trip, lambda n: torch.zeros(n, dtype=torch.uint8),
+                              dist.barrier, slowest, agree, sizes, repeats=repeats)
+    finally:
+        dist.destroy_process_group()
+
+
+def _rank_and_size(engine: str) -> tuple[int, int]:
+    if engine == "mpi":
+        from mpi4py import MPI
+
+        return MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
+    import os
+
+    return int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse ``--engine``, ``--sizes`` and ``--repeats``, time, and print on rank 0."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--engine", choices=("mpi", "torch"), required=True)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 1024, 1 << 20])
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args(argv)
+    rank, size = _rank_and_size(args.engine)
+    if size != 2:
+        raise SystemExit(f"ping-pong needs exactly 2 processes, got {size}")
+    timer = _time_mpi if args.engine == "mpi" else _time_torch
+    seconds = timer(args.sizes, args.repeats)
+    if rank == 0:
+        emit({"engine": args.engine, "nbytes": args.sizes, "seconds": seconds})
+
+
+if __name__ == "__main__":
+    main()
