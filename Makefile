@@ -11,7 +11,8 @@ HTML   := _build/html
 
 # jupyter-cache keys on notebook code only, not on course_utils: drop the cache
 # whenever course_utils changes so that no page shows stale output.
-CU_HASH := $(shell cat course_utils/*.py course_utils/data/* 2>/dev/null | sha256sum | cut -c1-16)
+CU_HASH := $(shell find course_utils -type f \( -name '*.py' -o -path '*/data/*' \) | sort \
+             | xargs cat | sha256sum | cut -c1-16)
 CU_STAMP := _build/.course_utils-$(CU_HASH)
 
 .PHONY: setup book build test test-unit test-notebooks test-book test-browser test-install \
