@@ -228,7 +228,7 @@ class SensitivityBar:
 
     @property
     def swing_decades(self) -> float:
-        """Width of the bar in powers of ten: |log10(flops_high / flops_low)|."""
+        """Width of the bar in powers of ten: ``abs(log10(flops_high / flops_low))``."""
         return abs(math.log10(self.flops_high / self.flops_low))
 
 
