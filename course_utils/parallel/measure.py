@@ -1,0 +1,292 @@
+"""Measure all-reduce time on this machine with torch.distributed (gloo/NCCL) and MPI.
+
+Method (same for both engines): for each message size, a few warm-up calls, then
+``repeats`` timed samples. A sample is a barrier followed by one all-reduce (or, with
+``min_seconds`` > 0, by as many back-to-back all-reduces as last about that long); its
+time is the **slowest rank's** elapsed time per call. Samples of different sizes are
+interleaved. Both the **median** and the **minimum** over samples are reported: on a
+machine shared with other work, single-call samples and the minimum (a call no other
+process interrupted) give the steadiest figure; a loop of many calls almost always
+contains an interruption. Sizes are bytes of float32 data.
+
+Run it under a launcher; every rank must call it with the same arguments::
+
+    python -m torch.distributed.run --nproc_per_node=2 -m course_utils.parallel.measure \
+        --engine torch --out times.json
+    mpiexec -n 2 python -m course_utils.parallel.measure --engine mpi --out times.json
+
+Rank 0 writes ``{"engine", "backend", "world_size", "nbytes", "seconds", "min_seconds",
+"all_seconds"}`` as JSON (seconds per all-reduce: medians, minima, every run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+import timeit
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+__all__ = [
+    "default_sizes",
+    "time_allreduce",
+    "torch_allreduce_times",
+    "mpi_allreduce_times",
+    "matmul_throughput",
+    "measure_allreduce",
+    "main",
+]
+
+
+def default_sizes() -> list[int]:
+    """Message sizes in bytes: 4 KiB to 4 MiB, a factor of 4 apart (float32 data)."""
+    return [4096 * 4**k for k in range(6)]
+
+
+def time_allreduce(
+    calls: Sequence[Callable[[], None]],
+    barrier: Callable[[], None],
+    slowest: Callable[[float], float],
+    agree: Callable[[int], int],
+    *,
+    repeats: int,
+    warmup: int = 3,
+    min_seconds: float = 0.0,
+) -> list[list[float]]:
+    """Seconds per call for each function in ``calls``, ``repeats`` runs each (engine-neutral).
+
+    The runs are interleaved (size 1, size 2, ..., size 1, size 2, ...), so a slow
+    spell on a shared machine hits every size alike. ``barrier()`` synchronises ranks,
+    ``slowest(t)`` returns the maximum of ``t`` over ranks, ``agree(k)`` returns rank 0's
+    ``k`` on every rank. Returns one list of ``repeats`` times per call.
+    """
+    inners = []
+    for call in calls:
+        for _ in range(warmup):
+            call()
+        barrier()
+        t0 = time.perf_counter()
+        call()
+        one = slowest(time.perf_counter() - t0)
+        inners.append(agree(int(max(1, min(1000, min_seconds / max(one, 1e-7))))))
+    runs: list[list[float]] = [[] for _ in calls]
+    for _ in range(repeats):
+        for call, inner, out in zip(calls, inners, runs, strict=True):
+            barrier()
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                call()
+            out.append(slowest(time.perf_counter() - t0) / inner)
+    return runs
+
+
+def _summarise(runs: list[list[float]]) -> dict[str, list]:
+    return {
+        "seconds": [float(np.median(r)) for r in runs],
+        "min_seconds": [float(np.min(r)) for r in runs],
+        "all_seconds": runs,
+    }
+
+
+def torch_allreduce_times(
+    sizes: Sequence[int], *, repeats: int = 50, min_seconds: float = 0.0
+) -> dict[str, list]:
+    """All-reduce times of float32 tensors of ``sizes`` bytes with ``torch.distributed``.
+
+    Needs an initialised default process group (tensors live on the GPU for NCCL).
+    Returns ``{"seconds": medians, "min_seconds": minima, "all_seconds": every run}``.
+    """
+    import torch
+    import torch.distributed as dist
+
+    device = torch.device("cpu")
+    if dist.get_backend() == "nccl":
+        device = torch.device("cuda", torch.cuda.current_device())
+
+    def slowest(t: float) -> float:
+        x = torch.tensor([t], dtype=torch.float64, device=device)
+        dist.all_reduce(x, op=dist.ReduceOp.MAX)
+        return float(x.item())
+
+    def agree(k: int) -> int:
+        x = torch.tensor([k], dtype=torch.int64, device=device)
+        dist.broadcast(x, src=0)
+        return int(x.item())
+
+    def make_call(nbytes: int) -> Callable[[], None]:
+        buf = torch.ones(max(1, nbytes // 4), dtype=torch.float32, device=device)
+
+        def call() -> None:
+            dist.all_reduce(buf)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+
+        return call
+
+    calls = [make_call(n) for n in sizes]
+    runs = time_allreduce(
+        calls, dist.barrier, slowest, agree, repeats=repeats, min_seconds=min_seconds
+    )
+    return _summarise(runs)
+
+
+def mpi_allreduce_times(
+    sizes: Sequence[int], *, repeats: int = 50, min_seconds: float = 0.0
+) -> dict[str, list]:
+    """``MPI_Allreduce`` times (mpi4py, float32 NumPy buffers) of ``sizes`` bytes; as above."""
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+
+    def make_call(nbytes: int) -> Callable[[], None]:
+        send = np.ones(max(1, nbytes // 4), dtype=np.float32)
+        recv = np.empty_like(send)
+        return lambda: comm.Allreduce(send, recv, op=MPI.SUM)
+
+    runs = time_allreduce(
+        [make_call(n) for n in sizes],
+        comm.Barrier,
+        lambda t: comm.allreduce(t, op=MPI.MAX),
+        lambda k: comm.bcast(k, root=0),
+        repeats=repeats,
+        min_seconds=min_seconds,
+    )
+    return _summarise(runs)
+
+
+def matmul_throughput(
+    batch_sizes: Sequence[int],
+    features: int = 1024,
+    *,
+    device: str = "cpu",
+    repeats: int = 5,
+    min_seconds: float = 0.02,
+) -> list[float]:
+    """Measured FLOP/s of a dense layer's product (batch x features) @ (features x features).
+
+    One product is ``2 * batch * features**2`` FLOPs (float32). For each batch size a run
+    repeats the product for about ``min_seconds`` (at least once); the best of
+    ``repeats`` runs counts. ``device`` is "cpu" or "cuda" (synchronised before the
+    clock stops).
+    """
+    import torch
+
+    from ..validate import check_int
+
+    features = check_int("features", features, minimum=1)
+    repeats = check_int("repeats", repeats, minimum=1)
+    dev = torch.device(device)
+    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
+    gen = torch.Generator().manual_seed(0)
+    w = torch.randn(features, features, generator=gen).to(dev)
+    out = []
+    for b in batch_sizes:
+        b = check_int("batch_sizes[i]", b, minimum=1)
+        x = torch.randn(b, features, generator=gen).to(dev)
+
+        def products(x: torch.Tensor = x, k: int = 1) -> None:
+            for _ in range(k):
+                torch.mm(x, w)
+            sync()
+
+        one = timeit.Timer(products).timeit(number=1)  # also the warm-up
+        k = max(1, math.ceil(min_seconds / max(one, 1e-9)))
+        runs = timeit.Timer(lambda k=k, products=products: products(k=k)).repeat(repeats, 1)
+        best = min(runs) / k
+        out.append(2.0 * b * features * features / best)
+    return out
+
+
+def measure_allreduce(
+    engine: str,
+    nprocs: int,
+    sizes: Sequence[int] | None = None,
+    *,
+    repeats: int = 50,
+    timeout: float = 300.0,
+) -> dict:
+    """Launch ``nprocs`` local processes that time all-reduces; return rank 0's result.
+
+    ``engine="torch"``: forked workers with torch.distributed (gloo here, NCCL on GPUs),
+    via :func:`course_utils.parallel.launch.run_local`. ``engine="mpi"``: ``mpiexec -n
+    nprocs`` (MPICH's launcher next to this Python, else the one on ``PATH``) running
+    this module with mpi4py.
+    """
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from ..validate import check_choice, check_int
+    from .launch import run_local
+
+    check_choice("engine", engine, ("torch", "mpi"))
+    nprocs = check_int("nprocs", nprocs, minimum=1, maximum=64)
+    sizes = list(default_sizes() if sizes is None else sizes)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "times.json"
+        argv = [f"--engine={engine}", f"--repeats={repeats}", f"--out={out}", "--sizes",
+                *map(str, sizes)]  # fmt: skip
+        if engine == "torch":
+            run_local(main, (argv,), nprocs=nprocs, timeout=timeout)
+        else:
+            local = Path(sys.executable).parent / "mpiexec"
+            mpiexec = str(local) if local.exists() else shutil.which("mpiexec")
+            if mpiexec is None:
+                raise RuntimeError("mpiexec not found: install MPICH (pip install mpich)")
+            cmd = [mpiexec, "-n", str(nprocs), sys.executable, "-m", __name__, *argv]
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+            if done.returncode != 0:
+                raise RuntimeError(f"mpiexec failed ({done.returncode}): {done.stderr[-2000:]}")
+        return json.loads(out.read_text())
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    """Command-line entry point (see the module docstring). Returns rank 0's result."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--engine", choices=("torch", "mpi"), default="torch")
+    parser.add_argument("--sizes", type=int, nargs="+", default=default_sizes())
+    parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--min-seconds", type=float, default=0.0)
+    parser.add_argument("--out", default=None, help="JSON file written by rank 0")
+    args = parser.parse_args(argv)
+    if min(args.sizes) < 4 or args.repeats < 1:
+        parser.error("--sizes must be >= 4 bytes and --repeats >= 1")
+
+    if args.engine == "mpi":
+        from mpi4py import MPI
+
+        rank, world, backend = MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size(), "mpi"
+        times = mpi_allreduce_times(args.sizes, repeats=args.repeats, min_seconds=args.min_seconds)
+    else:
+        import torch.distributed as dist
+
+        from .train_ddp import init_distributed
+
+        backend, _device = init_distributed()
+        rank, world = dist.get_rank(), dist.get_world_size()
+        times = torch_allreduce_times(
+            args.sizes, repeats=args.repeats, min_seconds=args.min_seconds
+        )
+        dist.destroy_process_group()
+    result = {
+        "engine": args.engine,
+        "backend": backend,
+        "world_size": world,
+        "nbytes": list(args.sizes),
+        **times,
+        "host_cpus": os.cpu_count(),
+    }
+    if rank == 0 and args.out:
+        with open(args.out, "w") as f:
+            json.dump(result, f)
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,199 @@
+"""Cost models for model and hybrid parallelism (NumPy only, vectorised).
+
+Units: bytes, seconds, bytes/s per direction. Every function accepts scalars or NumPy
+arrays (broadcast together) and returns a float for scalar input, an array otherwise.
+All-reduce times come from the shared :func:`course_utils.parallel.costs.allreduce_time`.
+
+* :func:`fc_comm_bytes` / :func:`fc_comm_time`: what one training step of a fully
+  connected layer communicates under data parallelism (the weights' gradients) or
+  model parallelism (the activations), and how long it takes;
+* :func:`crossover_batch`: the batch size where the two move the same bytes;
+* :func:`unhidden_time`, :func:`hybrid_step_time`, :func:`speedup`: the step-time
+  model of the 8-bit paper's appendix (Dettmers 2016, https://arxiv.org/abs/1511.04561),
+  written for any numbers (:mod:`course_utils.parallel.paper_model` feeds it the
+  paper's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..validate import check_choice
+from ._arrays import as_real_array, scalar_or_array
+from .costs import ALGORITHMS, allreduce_time, fit_alpha_beta
+
+__all__ = [
+    "FC_STRATEGIES",
+    "allgather_time",
+    "fit_allgather",
+    "broadcast_time",
+    "fc_comm_bytes",
+    "fc_comm_time",
+    "crossover_batch",
+    "unhidden_time",
+    "hybrid_step_time",
+    "speedup",
+]
+
+FC_STRATEGIES = ("data", "column", "row")
+
+
+def allgather_time(nbytes: object, n: object, bandwidth: object,
+                   latency: object) -> float | np.ndarray:
+    """Ring all-gather: ``(p-1) alpha + (p-1)/p * nbytes * beta`` seconds.
+
+    ``nbytes`` is the size of the gathered result (every rank ends with all of it);
+    each of the ``n`` ranks contributes ``nbytes / n``. Formula from Thakur,
+    Rabenseifner & Gropp 2005 (https://doi.org/10.1177/1094342005051521).
+    """
+    nb = as_real_array("nbytes", nbytes, minimum=0)
+    p = as_real_array("n", n, minimum=1, integer=True)
+    bw = as_real_array("bandwidth", bandwidth, minimum=0, strict_minimum=True)
+    lat = as_real_array("latency", latency, minimum=0)
+    return scalar_or_array((p - 1) * lat + (p - 1) / p * nb / bw)
+
+
+def fit_allgather(nbytes: object, n: object, seconds: object) -> tuple[float, float]:
+    """Fit latency alpha (s) and bandwidth (bytes/s) of :func:`allgather_time` to
+    measured all-gather times of ``nbytes`` (gathered) bytes over ``n`` ranks.
+
+    A ring all-gather of ``nbytes`` with latency alpha costs exactly what a ring
+    all-reduce of ``nbytes / 2`` with latency ``alpha / 2`` costs, so the shared
+    :func:`course_utils.parallel.costs.fit_alpha_beta` does the fitting.
+    Returns ``(latency, bandwidth)``.
+    """
+    nb = as_real_array("nbytes", nbytes, minimum=0)
+    half_latency, bandwidth = fit_alpha_beta(nb / 2, n, seconds, "ring")
+    return 2 * half_latency, bandwidth
+
+
+def broadcast_time(nbytes: object, n: object, bandwidth: object,
+                   latency: object) -> float | np.ndarray:
+    """Binomial-tree broadcast of ``nbytes`` bytes: ``ceil(lg p) (alpha + nbytes beta)`` s."""
+    nb = as_real_array("nbytes", nbytes, minimum=0)
+    p = as_real_array("n", n, minimum=1, integer=True)
+    bw = as_real_array("bandwidth", bandwidth, minimum=0, strict_minimum=True)
+    lat = as_real_array("latency", latency, minimum=0)
+    return scalar_or_array(np.ceil(np.log2(p)) * (lat + nb / bw))
+
+
+def fc_comm_bytes(strategy: str, batch: object, n_in: object, n_out: object,
+                  bytes_per_value: object = 4) -> dict[str, float | np.ndarray]:
+    """Bytes that one training step of an (n_in x n_out) layer communicates.
+
+    * ``"data"``: all-reduce of the weight gradient, ``n_in * n_out`` values (bias
+      ignored);
+    * ``"column"`` (outputs stacked): all-gather of the output, ``batch * n_out``
+      values, forward; all-reduce of the input gradient, ``batch * n_in``, backward;
+    * ``"row"`` (outputs added): all-reduce of the output forward; all-gather of the
+      input gradient backward.
+
+    Returns:
+        ``{"allreduce": bytes, "allgather": bytes}``: full tensor sizes in bytes.
+    """
+    check_choice("strategy", strategy, FC_STRATEGIES)
+    b = as_real_array("batch", batch, minimum=1, integer=True)
+    i = as_real_array("n_in", n_in, minimum=1, integer=True)
+    o = as_real_array("n_out", n_out, minimum=1, integer=True)
+    v = as_real_array("bytes_per_value", bytes_per_value, minimum=0, strict_minimum=True)
+    zero = np.zeros(np.broadcast(b, i, o, v).shape)
+    if strategy == "data":
+        allreduce, allgather = i * o * v + zero, zero
+    elif strategy == "column":
+        allreduce, allgather = b * i * v + zero, b * o * v + zero
+    else:
+        allreduce, allgather = b * o * v + zero, b * i * v + zero
+    return {"allreduce": scalar_or_array(allreduce), "allgather": scalar_or_array(allgather)}
+
+
+def fc_comm_time(strategy: str, batch: object, n_in: object, n_out: object, n_gpus: object,
+                 bandwidth: object, latency: object, *, bytes_per_value: object = 4,
+                 algorithm: str = "ring") -> float | np.ndarray:
+    """Seconds one training step of an (n_in x n_out) layer spends in collectives.
+
+    Args:
+        strategy: ``"data"`` (weights' gradients), ``"column"`` or ``"row"``
+            (activations); see :func:`fc_comm_bytes`.
+        batch: examples in the mini-batch (all of it: every model-parallel rank sees it).
+        n_in, n_out: the layer's inputs and outputs.
+        n_gpus: processes (>= 1).
+        bandwidth: link rate in bytes/s per direction; latency: seconds per message.
+        bytes_per_value: 4 for float32, 1 for the paper's 8-bit types.
+        algorithm: the all-reduce algorithm, one of ``costs.ALGORITHMS``; all-gathers
+            are rings (:func:`allgather_time`).
+
+    No overlap with computation is assumed; a collective of 0 bytes costs nothing.
+    """
+    check_choice("algorithm", algorithm, ALGORITHMS)
+    nbytes = fc_comm_bytes(strategy, batch, n_in, n_out, bytes_per_value)
+    ar = np.asarray(allreduce_time(nbytes["allreduce"], n_gpus, bandwidth, latency, algorithm))
+    ag = np.asarray(allgather_time(nbytes["allgather"], n_gpus, bandwidth, latency))
+    return scalar_or_array(ar + np.where(np.asarray(nbytes["allgather"]) > 0, ag, 0.0))
+
+
+def crossover_batch(n_in: object, n_out: object, strategy: str = "column") -> float | np.ndarray:
+    """Batch size at which ``strategy`` moves as many bytes as data parallelism.
+
+    Bandwidth terms of ring collectives (latency ignored; the factor (p-1)/p cancels):
+    data parallelism sends ``2 n_in n_out`` values per step, a column split
+    ``batch (n_out + 2 n_in)``, a row split ``batch (2 n_out + n_in)``. So model
+    parallelism sends less below ``2 n_in n_out / (2 n_in + n_out)`` (column) or
+    ``2 n_in n_out / (n_in + 2 n_out)`` (row).
+    """
+    check_choice("strategy", strategy, FC_STRATEGIES[1:])
+    i = as_real_array("n_in", n_in, minimum=1)
+    o = as_real_array("n_out", n_out, minimum=1)
+    if strategy == "column":
+        return scalar_or_array(2 * i * o / (2 * i + o))
+    return scalar_or_array(2 * i * o / (i + 2 * o))
+
+
+def unhidden_time(transfer: Sequence[float], hidden_under: Sequence[float]) -> float:
+    """Communication time that computation does not hide: ``sum(max(0, t_i - c_i))``.
+
+    ``transfer[i]`` runs while ``hidden_under[i]`` of computation runs (any one time
+    unit), as in the 8-bit paper's appendix, e.g. a layer's gradient sync during the
+    next layer's update. A transfer with nothing to hide under pairs with 0.
+    """
+    t = as_real_array("transfer", list(transfer), minimum=0)
+    c = as_real_array("hidden_under", list(hidden_under), minimum=0)
+    if t.ndim != 1 or t.shape != c.shape:
+        raise ValueError(f"transfer and hidden_under must be 1-D and of one length, got "
+                         f"shapes {t.shape} and {c.shape}")
+    return float(np.maximum(t - c, 0.0).sum())
+
+
+def hybrid_step_time(t_total: object, t_fc: object, t_fc_parallel: object,
+                     n_sub_batches: object, conv_penalty: object = 0.0,
+                     fc_penalty: object = 0.0) -> float | np.ndarray:
+    """One GPU's time for a hybrid step (any one time unit), the 8-bit paper's model:
+
+    ``(t_total - t_fc) + conv_penalty + n_sub_batches * t_fc_parallel + fc_penalty``.
+
+    Args:
+        t_total: one GPU's time for a whole step on its own sub-batch, all layers.
+        t_fc: the part of ``t_total`` spent in the fully connected layers.
+        t_fc_parallel: the model-parallel fully connected layers on one sub-batch.
+        n_sub_batches: how many sub-batches pass through them (K = GPUs in the paper).
+        conv_penalty, fc_penalty: communication that computation does not hide.
+    """
+    tt = as_real_array("t_total", t_total, minimum=0)
+    tf = as_real_array("t_fc", t_fc, minimum=0)
+    if np.any(tf > tt):
+        raise ValueError("t_fc must be <= t_total (it is part of it)")
+    tp = as_real_array("t_fc_parallel", t_fc_parallel, minimum=0)
+    k = as_real_array("n_sub_batches", n_sub_batches, minimum=1, integer=True)
+    pc = as_real_array("conv_penalty", conv_penalty, minimum=0)
+    pf = as_real_array("fc_penalty", fc_penalty, minimum=0)
+    return scalar_or_array(tt - tf + pc + k * tp + pf)
+
+
+def speedup(n_gpus: object, t_single: object, t_step: object) -> float | np.ndarray:
+    """``n_gpus * t_single / t_step``: n_gpus single-GPU steps' work over one parallel
+    step's time (both in one time unit)."""
+    n = as_real_array("n_gpus", n_gpus, minimum=1, integer=True)
+    ts = as_real_array("t_single", t_single, minimum=0, strict_minimum=True)
+    tp = as_real_array("t_step", t_step, minimum=0, strict_minimum=True)
+    return scalar_or_array(n * ts / tp)

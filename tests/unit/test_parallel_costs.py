@@ -1,0 +1,156 @@
+"""Tests for course_utils.parallel.costs: alpha-beta, all-reduce algorithms, bus bandwidth."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from course_utils.parallel import costs
+from course_utils.parallel.figures import GIB
+
+ALPHA, BW = 5e-6, 10e9  # 5 us, 10 GB/s
+
+
+@pytest.mark.parametrize("algorithm", costs.ALGORITHMS)
+def test_one_rank_costs_nothing(algorithm):
+    assert costs.allreduce_time(1e6, 1, BW, ALPHA, algorithm) == 0.0
+
+
+def test_textbook_formulas_at_p8():
+    n, p = 8e6, 8
+    beta = 1 / BW
+    expected = {
+        "ring": 2 * 7 * ALPHA + 2 * 7 / 8 * n * beta,
+        "rabenseifner": 2 * 3 * ALPHA + 2 * 7 / 8 * n * beta,
+        "recursive_doubling": 3 * (ALPHA + n * beta),
+        "tree": 2 * 3 * (ALPHA + n * beta),
+        "parameter_server": 2 * 7 * (ALPHA + n * beta),
+    }
+    for algorithm, value in expected.items():
+        assert costs.allreduce_time(n, p, BW, ALPHA, algorithm) == pytest.approx(value, rel=1e-12)
+
+
+def test_non_power_of_two_rounds_up_log2():
+    # 5 ranks need ceil(log2 5) = 3 rounds of recursive doubling
+    assert costs.allreduce_time(0, 5, BW, ALPHA, "recursive_doubling") == pytest.approx(3 * ALPHA)
+
+
+def test_reduction_term_gamma():
+    t0 = costs.allreduce_time(1e6, 4, BW, 0.0)
+    t1 = costs.allreduce_time(1e6, 4, BW, 0.0, reduce_time_per_byte=1e-10)
+    assert t1 - t0 == pytest.approx(3 / 4 * 1e6 * 1e-10)
+
+
+def test_which_algorithm_wins():
+    p = 64
+    # small messages: latency dominates, log-round algorithms beat the ring's 2(p-1) steps
+    small = {a: costs.allreduce_time(1e3, p, BW, ALPHA, a) for a in costs.ALGORITHMS}
+    assert small["recursive_doubling"] < small["ring"]
+    assert small["rabenseifner"] < small["ring"]
+    # large messages: bandwidth dominates, ring/Rabenseifner send 2(p-1)/p n, the others more
+    large = {a: costs.allreduce_time(1e9, p, BW, ALPHA, a) for a in costs.ALGORITHMS}
+    assert large["ring"] < large["tree"] < large["parameter_server"]
+    assert large["rabenseifner"] < large["recursive_doubling"]
+    # a parameter server grows linearly with p, the ring's bandwidth term stays below 2 n beta
+    ps = costs.allreduce_time(1e8, [4, 8, 16], BW, 0.0, "parameter_server")
+    np.testing.assert_allclose(ps / ps[0], [1, 7 / 3, 5])
+    assert np.all(costs.allreduce_time(1e8, [4, 64, 1024], BW, 0.0) < 2 * 1e8 / BW)
+
+
+@given(
+    nbytes=st.floats(1, 1e10), n=st.integers(2, 4096), bw=st.floats(1e6, 1e13)
+)
+def test_ring_bus_bandwidth_equals_link_bandwidth(nbytes, n, bw):
+    """nccl-tests' busbw of a latency-free ring all-reduce is the link bandwidth, for any n."""
+    t = costs.allreduce_time(nbytes, n, bw, 0.0)
+    assert costs.bus_bandwidth(nbytes, t, n) == pytest.approx(bw, rel=1e-9)
+    assert costs.allreduce_time_from_busbw(nbytes, n, bw) == pytest.approx(t, rel=1e-9)
+
+
+def test_busbw_factors_as_nccl_tests():
+    assert costs.busbw_factor(8) == pytest.approx(2 * 7 / 8)
+    for c in ("reducescatter", "allgather", "alltoall"):
+        assert costs.busbw_factor(8, c) == pytest.approx(7 / 8)
+    for c in ("broadcast", "reduce"):
+        assert costs.busbw_factor(8, c) == 1.0
+    assert costs.algorithm_bandwidth(1e9, 0.5) == 2e9
+
+
+def test_message_time_alpha_beta():
+    assert costs.message_time(4e6, 4e9, 1e-5) == pytest.approx(1e-3 + 1e-5)
+    # reference sanity example: a 1000x1000 float32 gradient to one peer at 4 GB/s ~ 1.0 ms
+    assert costs.message_time(4e6, 4e9, 0) == pytest.approx(1.0e-3)
+
+
+def test_vectorised_broadcasting():
+    t = costs.allreduce_time(np.array([1e3, 1e6, 1e9])[:, None], np.array([2, 4, 8, 16]), BW, ALPHA)
+    assert t.shape == (3, 4)
+    assert np.all(np.diff(t, axis=0) > 0) and np.all(np.diff(t, axis=1) > 0)
+    assert isinstance(costs.allreduce_time(1e6, 4, BW, ALPHA), float)
+
+
+def test_paper_pcie_switch_alexnet_example():
+    """8-bit paper, section 1: 60M parameters, 4 GPUs, 7 GB/s, 4 messages of ~32 ms = ~128 ms."""
+    nbytes = 60e6 * 4
+    assert nbytes / GIB == pytest.approx(0.223, abs=1e-3)  # "0.223 GB" (0.2235, truncated)
+    assert costs.pcie_switch_bandwidth(4) == 7 * GIB
+    assert costs.pcie_switch_bandwidth(2) == 14 * GIB
+    per_message = costs.message_time(nbytes, costs.pcie_switch_bandwidth(4), 0.0)
+    assert per_message == pytest.approx(0.032, abs=5e-4)  # "~32 ms each"
+    assert costs.pcie_switch_sync_time(nbytes, 4) == pytest.approx(0.128, abs=1e-3)  # "128 ms"
+    assert costs.pcie_switch_sync_time(nbytes, 1) == 0.0
+
+
+@given(
+    alpha=st.floats(1e-7, 1e-3), bw=st.floats(1e8, 1e11), noise=st.floats(-0.02, 0.02)
+)
+def test_fit_recovers_alpha_and_bandwidth(alpha, bw, noise):
+    sizes = np.array([4e3, 6.4e4, 1e6, 1.6e7])
+    p = np.array([2, 2, 4, 4])
+    t = costs.allreduce_time(sizes, p, bw, alpha) * (1 + noise * np.array([1, -1, 1, -1]))
+    fit_alpha, fit_bw = costs.fit_alpha_beta(sizes, p, t)
+    predicted = costs.allreduce_time(sizes, p, fit_bw, fit_alpha)
+    np.testing.assert_allclose(predicted, t, rtol=0.05)
+
+
+def test_fit_two_points_exactly():
+    t = costs.allreduce_time([4096, 2e6], 2, 3e9, 1e-4)
+    alpha, bw = costs.fit_alpha_beta([4096, 2e6], 2, t)
+    assert alpha == pytest.approx(1e-4) and bw == pytest.approx(3e9)
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        (dict(n=0), ValueError, "n must be >= 1"),
+        (dict(n=2.5), ValueError, "n must be a whole number"),
+        (dict(nbytes=-1), ValueError, "nbytes must be >= 0"),
+        (dict(bandwidth=0), ValueError, "bandwidth must be > 0"),
+        (dict(latency=-1e-6), ValueError, "latency must be >= 0"),
+        (dict(nbytes=math.nan), ValueError, "nbytes must be finite"),
+        (dict(nbytes="1MB"), TypeError, "nbytes must be a real number"),
+        (dict(n=True), TypeError, "n must be a real number"),
+        (dict(algorithm="butterfly"), ValueError, "algorithm must be one of"),
+    ],
+)
+def test_bad_input_raises_clear_errors(kwargs, exc, match):
+    args = dict(nbytes=1e6, n=4, bandwidth=BW, latency=ALPHA, algorithm="ring") | kwargs
+    with pytest.raises(exc, match=match):
+        costs.allreduce_time(**args)
+
+
+def test_other_bad_inputs():
+    with pytest.raises(ValueError, match="collective must be one of"):
+        costs.busbw_factor(4, "gather")
+    with pytest.raises(ValueError, match="seconds must be > 0"):
+        costs.bus_bandwidth(1e6, 0.0, 4)
+    with pytest.raises(ValueError, match="n_gpus must be >= 1"):
+        costs.pcie_switch_sync_time(1e6, 0)
+    with pytest.raises(ValueError, match="at least 2 measurements"):
+        costs.fit_alpha_beta([1e6], [2], [1e-3])
+    with pytest.raises(ValueError, match="n must be >= 2"):
+        costs.fit_alpha_beta([1e3, 1e6], [1, 1], [1e-3, 2e-3])
