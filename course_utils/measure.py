@@ -25,10 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import nnls
 
 from .membw import CopyMeasurement
-from .parallel.costs import message_time
+from .parallel.costs import fit_relative_least_squares, message_time
 from .parallel.launch import torchrun
 from .validate import check_choice, check_int, check_number
 
@@ -208,11 +207,8 @@ def fit_alpha_beta(nbytes: object, seconds: object) -> AlphaBeta:
         raise ValueError("nbytes must be finite and >= 0")
     if np.any(t <= 0) or not np.all(np.isfinite(t)):
         raise ValueError("seconds must be finite and > 0")
-    design = np.column_stack([1 / t, n / t])
-    (alpha, beta), _ = nnls(design, np.ones_like(t))
-    if beta <= 0:
-        raise ValueError("the times do not grow with the message size: measure larger messages")
-    return AlphaBeta(alpha=float(alpha), beta=float(beta))
+    alpha, beta = fit_relative_least_squares(np.ones_like(n), n, t)  # one message per time
+    return AlphaBeta(alpha=alpha, beta=beta)
 
 
 def gpu_copy_bandwidth(

@@ -42,6 +42,7 @@ __all__ = [
     "allreduce_time",
     "allreduce_terms",
     "fit_alpha_beta",
+    "fit_relative_least_squares",
     "busbw_factor",
     "algorithm_bandwidth",
     "bus_bandwidth",
@@ -147,17 +148,28 @@ def fit_alpha_beta(
     if nb.size < 2:
         raise ValueError(f"need at least 2 measurements to fit alpha and beta, got {nb.size}")
     a, b, _ = allreduce_terms(p, algorithm)
-    design = np.column_stack([a, b * nb]) / t[:, None]
-    target = np.ones_like(t)
-    (alpha, beta), *_ = np.linalg.lstsq(design, target, rcond=None)
-    if alpha < 0 or beta <= 0:  # refit with the offending parameter pinned at zero
-        if beta <= 0:
-            alpha, beta = float(np.sum(design[:, 0]) / np.sum(design[:, 0] ** 2)), 0.0
-        else:
-            alpha, beta = 0.0, float(np.sum(design[:, 1]) / np.sum(design[:, 1] ** 2))
+    alpha, beta = fit_relative_least_squares(a, b * nb, t)
+    return alpha, 1.0 / beta
+
+
+def fit_relative_least_squares(
+    latency_terms: np.ndarray, byte_terms: np.ndarray, seconds: np.ndarray
+) -> tuple[float, float]:
+    """Fit ``seconds ~ alpha * latency_terms + beta * byte_terms`` with alpha, beta >= 0.
+
+    The shared core of every alpha-beta fit in the course (all-reduce here, point-to-point
+    in :func:`course_utils.measure.fit_alpha_beta`). Residuals are relative (divided by
+    ``seconds``), so small messages, which fix alpha, count as much as large ones, which
+    fix beta. Returns ``(alpha, beta)``: seconds per latency term, seconds per byte.
+    """
+    from scipy.optimize import nnls
+
+    design = np.column_stack([latency_terms, byte_terms]) / seconds[:, None]
+    (alpha, beta), _ = nnls(design, np.ones_like(seconds))
     if beta <= 0:
-        raise ValueError("the measurements show no growth with nbytes: bandwidth is undefined")
-    return float(alpha), float(1.0 / beta)
+        raise ValueError("the times do not grow with the message size: bandwidth is "
+                         "undefined; measure larger messages")
+    return float(alpha), float(beta)
 
 
 def busbw_factor(n: object, collective: str = "allreduce") -> float | np.ndarray:

@@ -135,5 +135,5 @@ def test_interactive_figures_respond_on_the_static_page(site, page):
         for div in page.locator(".course-plotly").all():
             found += 1
             assert div.locator(".main-svg").count() > 0, f"{name}: figure not drawn"
-    if found == 0:
-        pytest.skip("no interactive figures in the book yet")
+    # the data-parallel explorer, the brain timeline and the conv roofline at least
+    assert found >= 3, f"only {found} interactive figures drawn"
