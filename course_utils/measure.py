@@ -9,6 +9,8 @@ fit serve all of them.
 * :func:`torch_pingpong` launches the same worker with ``torchrun`` and the gloo backend.
 * :func:`fit_alpha_beta` fits the alpha-beta model ``t = alpha + beta * n`` to
   (size, time) pairs.
+* :func:`measure_until` repeats a measurement whose check failed, so that a second
+  of disturbance on a shared machine does not count as a wrong model.
 * :func:`gpu_copy_bandwidth` times host-to-device and device-to-host copies (pageable
   or pinned host memory) and device-to-device copies with CUDA events. It needs a
   CUDA GPU and raises ``RuntimeError`` without one.
@@ -21,8 +23,10 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -41,12 +45,15 @@ __all__ = [
     "torch_pingpong",
     "fit_alpha_beta",
     "gpu_copy_bandwidth",
+    "measure_until",
     "GPU_COPY_DIRECTIONS",
     "MARKER",
     "emit",
 ]
 
 GPU_COPY_DIRECTIONS = ("h2d", "d2h", "d2d")
+
+T = TypeVar("T")
 
 #: Prefix of the result line that rank 0 of a launched worker prints (then JSON).
 MARKER = "COURSE_UTILS_JSON "
@@ -55,6 +62,26 @@ MARKER = "COURSE_UTILS_JSON "
 def emit(result: dict) -> None:
     """Print ``result`` as the one line :func:`launch` looks for (call it on rank 0 only)."""
     print(MARKER + json.dumps(result), flush=True)
+
+
+def measure_until(
+    measure: Callable[[], T], accept: Callable[[T], bool], *, attempts: int = 3
+) -> tuple[T, int]:
+    """Call ``measure()`` until ``accept(result)`` holds, at most ``attempts`` times.
+
+    Returns the last result and how many measurements it took. On a machine shared
+    with other work, a burst of someone else's load can spoil every repeat of one
+    short timing run; a fresh run a moment later usually is not spoiled. The caller
+    still checks the returned result, so a disagreement that persists through every
+    attempt is reported as what it is: the model does not fit this machine.
+    """
+    attempts = check_int("attempts", attempts, minimum=1)
+    if not callable(measure) or not callable(accept):
+        raise TypeError("measure and accept must be callables")
+    result, tries = measure(), 1
+    while not accept(result) and tries < attempts:
+        result, tries = measure(), tries + 1
+    return result, tries
 
 
 @dataclass(frozen=True)

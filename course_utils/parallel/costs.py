@@ -42,6 +42,7 @@ __all__ = [
     "allreduce_time",
     "allreduce_terms",
     "fit_alpha_beta",
+    "leave_one_out_errors",
     "fit_relative_least_squares",
     "busbw_factor",
     "algorithm_bandwidth",
@@ -150,6 +151,30 @@ def fit_alpha_beta(
     a, b, _ = allreduce_terms(p, algorithm)
     alpha, beta = fit_relative_least_squares(a, b * nb, t)
     return alpha, 1.0 / beta
+
+
+def leave_one_out_errors(
+    nbytes: object, n: int, seconds: object, algorithm: str = "ring"
+) -> np.ndarray:
+    """Cross-validate the alpha-beta model: predict each size from a fit to the others.
+
+    For every measurement ``i`` it fits :func:`fit_alpha_beta` to all the other
+    (size, time) pairs and returns ``predicted_i / measured_i - 1``, so each number is a
+    true prediction, not a residual of a fit that saw the point. Needs >= 3 sizes.
+    """
+    nb = np.ravel(as_real_array("nbytes", nbytes, minimum=0))
+    t = np.ravel(as_real_array("seconds", seconds, minimum=0, strict_minimum=True))
+    if nb.shape != t.shape:
+        raise ValueError(f"nbytes and seconds must have the same length, got {nb.size} "
+                         f"and {t.size}")
+    if nb.size < 3:
+        raise ValueError(f"need at least 3 measurements to leave one out, got {nb.size}")
+    errors = np.empty(nb.size)
+    for i in range(nb.size):
+        rest = np.arange(nb.size) != i
+        alpha, bw = fit_alpha_beta(nb[rest], n, t[rest], algorithm)
+        errors[i] = allreduce_time(nb[i], n, bw, alpha, algorithm) / t[i] - 1
+    return errors
 
 
 def fit_relative_least_squares(

@@ -81,3 +81,26 @@ def test_gpu_copies_need_a_gpu_or_measure_one():
     for direction in measure.GPU_COPY_DIRECTIONS:  # pragma: no cover - GPU only
         (m,) = measure.gpu_copy_bandwidth(direction, [1 << 24], repeats=2, iterations=2)
         assert 1e8 < m.bandwidth < 1e13
+
+
+def test_measure_until_stops_at_the_first_accepted_result():
+    results = iter([5.0, 1.0, 0.5])
+    value, tries = measure.measure_until(lambda: next(results), lambda v: v < 2, attempts=3)
+    assert (value, tries) == (1.0, 2)
+
+
+def test_measure_until_returns_the_last_result_when_none_is_accepted():
+    results = iter([5.0, 4.0, 3.0, 0.0])
+    value, tries = measure.measure_until(lambda: next(results), lambda v: v < 2, attempts=3)
+    assert (value, tries) == (3.0, 3)
+
+
+@pytest.mark.parametrize("attempts", [0, -1])
+def test_measure_until_rejects_no_attempts(attempts):
+    with pytest.raises(ValueError, match="attempts"):
+        measure.measure_until(lambda: 1, lambda v: True, attempts=attempts)
+
+
+def test_measure_until_rejects_non_callables():
+    with pytest.raises(TypeError, match="callables"):
+        measure.measure_until(1, lambda v: True)

@@ -154,3 +154,26 @@ def test_other_bad_inputs():
         costs.fit_alpha_beta([1e6], [2], [1e-3])
     with pytest.raises(ValueError, match="n must be >= 2"):
         costs.fit_alpha_beta([1e3, 1e6], [1, 1], [1e-3, 2e-3])
+
+
+def test_leave_one_out_predicts_exact_alpha_beta_data_exactly():
+    sizes = np.array([4096, 65536, 1048576, 2097152])
+    t = costs.allreduce_time(sizes, 2, 2e9, 50e-6)
+    np.testing.assert_allclose(costs.leave_one_out_errors(sizes, 2, t), 0, atol=1e-9)
+
+
+def test_leave_one_out_flags_the_one_point_off_the_model():
+    sizes = np.array([4096, 16384, 65536, 262144, 1048576, 2097152])
+    t = costs.allreduce_time(sizes, 2, 2e9, 50e-6)
+    t[2] *= 2  # one measurement twice as slow
+    err = costs.leave_one_out_errors(sizes, 2, t)
+    assert np.argmax(np.abs(err)) == 2 and err[2] == pytest.approx(-0.5, abs=0.02)
+
+
+@pytest.mark.parametrize("sizes, times, match", [
+    ([1, 2], [1.0, 2.0], "at least 3"),
+    ([1, 2, 3], [1.0, 2.0], "same length"),
+])
+def test_leave_one_out_rejects_bad_input(sizes, times, match):
+    with pytest.raises(ValueError, match=match):
+        costs.leave_one_out_errors(sizes, 2, times)
