@@ -1,6 +1,6 @@
 # GPUs for Deep Learning: set-up, build and test.
 #   make book   set up .venv, execute every notebook, build the HTML book
-#   make test   set up .venv, run every test (unit, notebooks, book build, wheel install)
+#   make test   set up .venv, run every test (lint, unit, notebooks, book, browser, wheel install)
 #   make lab    set up .venv, open JupyterLab on notebooks/
 
 PYTHON ?= python3
@@ -42,6 +42,7 @@ book: build
 	@echo "(or serve it: $(BIN)/python -m http.server -d $(HTML) 8000)"
 
 test: setup
+	$(MAKE) lint
 	$(MAKE) test-unit
 	$(MAKE) test-notebooks
 	$(MAKE) test-book
@@ -77,7 +78,7 @@ linkcheck: build
 	$(BIN)/jupyter-book build . --builder linkcheck
 
 lint: setup
-	$(BIN)/ruff check course_utils tests tools
+	$(BIN)/ruff check .
 	$(BIN)/python tools/colab_cell.py --check
 
 colab-cells: setup

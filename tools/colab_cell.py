@@ -47,7 +47,7 @@ def cell_source(root: Path = ROOT) -> str:
     return (
         "# Colab only: install course_utils (pinned release) and numba-cuda for Colab's GPU.\n"
         "# Elsewhere this cell does nothing. See 'How to use this course'.\n"
-        "import sys\n"
+        "import sys\n\n"
         'if "google.colab" in sys.modules:\n'
         "    import subprocess\n"
         '    subprocess.run([sys.executable, "-m", "pip", "install", "-q",\n'

@@ -6,16 +6,27 @@ Register one on a ``DistributedDataParallel`` model::
     ddp.register_comm_hook(state, compressed_allreduce_hook)
 
 With ``scheme="fp32"`` the hook does what DDP does by default (all-reduce the bucket,
-divide by the world size) but counts bytes. For 8-bit schemes each rank quantizes its
-bucket (:func:`~course_utils.parallel.compression.quantize_8bit`), the uint8 codes and
-the float32 scale are **all-gathered** (codes cannot be summed), and every rank
-decompresses all ranks' messages and averages them. For "1bit" the same happens with
-the packed sign bits and two means, and the quantization error is fed back into the
-next step's bucket (:class:`~course_utils.parallel.compression.OneBitErrorFeedback`).
+divide by the world size) but counts bytes; ``"fp16"`` all-reduces a float16 copy.
 
-``state.payload_bytes`` counts the bytes each rank hands to the collective per call;
-:meth:`HookState.wire_bytes` converts that into bytes each rank sends on the wire
-(ring all-reduce: 2(p-1)/p times the payload; all-gather: (p-1) times the payload).
+Compressed codes cannot be summed by an all-reduce, so 8-bit and 1-bit buckets take the
+paper's two phases ("scatter raw, gather accumulated", Dettmers 2016, section 3.1):
+
+1. **scatter**: each rank cuts its bucket into ``p`` equal shards, compresses each
+   (its own scale) and sends shard ``j`` to rank ``j`` (one ``all_to_all``);
+2. rank ``j`` decompresses the ``p`` copies of shard ``j``, averages them and
+   compresses the average again;
+3. **gather**: an ``all_gather`` of the compressed averages; every rank decompresses
+   all ``p`` shards into the averaged bucket.
+
+Each rank sends ``(p-1)/p`` of its compressed bucket in each phase, so on the wire it
+sends ``2(p-1)/p`` times the compressed size, the same factor as a ring all-reduce of
+the uncompressed bucket: compression saves the same share at any number of ranks.
+For "1bit" the lost part of each message is fed back into the same message at the next
+step (:class:`~course_utils.parallel.compression.OneBitErrorFeedback`, Seide et al. 2014),
+in both phases.
+
+``state.payload_bytes`` counts the size of each rank's (compressed) bucket per call;
+:meth:`HookState.wire_bytes` converts that into bytes each rank sends on the wire.
 """
 
 
@@ -52,18 +63,21 @@ class HookState:
         check_choice("scheme", self.scheme, HOOK_SCHEMES)
 
     def wire_bytes(self, world_size: int) -> float:
-        """Bytes each rank sent on the wire so far (ring all-reduce or ring all-gather)."""
+        """Bytes each rank sent on the wire so far: 2(p-1)/p of the payload, every scheme.
+
+        fp32/fp16 take a ring all-reduce; the compressed schemes send (p-1)/p of their
+        compressed bucket in the scatter and again in the gather phase.
+        """
         p = world_size
-        factor = 2 * (p - 1) / p if self.scheme in ("fp32", "fp16") else p - 1
-        return factor * self.payload_bytes
+        return 2 * (p - 1) / p * self.payload_bytes
 
 
 def _float_bytes(values: list[float], device: torch.device) -> torch.Tensor:
     return torch.tensor(values, dtype=torch.float32, device=device).view(torch.uint8)
 
 
-def _encode(state: HookState, grad: torch.Tensor, key: int) -> torch.Tensor:
-    """One rank's message for a flat float32 bucket, as a uint8 tensor."""
+def _encode(state: HookState, grad: torch.Tensor, key: object) -> torch.Tensor:
+    """One message (uint8) for flat float32 ``grad``; ``key`` names it for 1-bit feedback."""
     if state.scheme == "1bit":
         residual = state.feedback.residuals.get(key)
         usable = residual is not None and residual.shape == grad.shape
@@ -77,10 +91,12 @@ def _encode(state: HookState, grad: torch.Tensor, key: int) -> torch.Tensor:
 
 
 def _decode(state: HookState, message: torch.Tensor, n: int) -> torch.Tensor:
+    """The ``n`` float32 values of one message (its header is copied out: a view of bytes
+    at an offset not divisible by 4 cannot be read as float32)."""
     if state.scheme == "1bit":
-        pos_mean, neg_mean = message[:8].view(torch.float32).tolist()
+        pos_mean, neg_mean = message[:8].clone().view(torch.float32).tolist()
         return onebit_dequantize(message[8:], pos_mean, neg_mean, n).to(torch.float32)
-    scale = float(message[:4].view(torch.float32).item())
+    scale = float(message[:4].clone().view(torch.float32).item())
     return dequantize_8bit(message[4:], scale, state.scheme, dtype=torch.float32)
 
 
@@ -103,14 +119,28 @@ def compressed_allreduce_hook(
         return fut.then(average)
 
     flat = grad.reshape(-1).to(torch.float32)
-    message = _encode(state, flat, bucket.index())
-    state.payload_bytes += message.numel()
+    averaged = _scatter_gather_compressed(state, flat, world, bucket.index())
+    grad.copy_(averaged.reshape(grad.shape).to(grad.dtype))
+    done: torch.futures.Future[torch.Tensor] = torch.futures.Future()
+    done.set_result(grad)  # both phases ran here: no overlap with the backward pass
+    return done
+
+
+def _scatter_gather_compressed(
+    state: HookState, flat: torch.Tensor, world: int, key: int
+) -> torch.Tensor:
+    """Average flat float32 ``flat`` over the ranks in two compressed phases (see above)."""
+    n = flat.numel()
+    shard = -(-n // world)  # ceil: the last shard is zero-padded
+    padded = torch.zeros(world * shard, dtype=torch.float32, device=flat.device)
+    padded[:n] = flat
+    outgoing = torch.cat([_encode(state, piece, (key, "scatter", j))
+                          for j, piece in enumerate(padded.view(world, shard))])
+    state.payload_bytes += outgoing.numel()
+    incoming = torch.empty_like(outgoing)
+    dist.all_to_all_single(incoming, outgoing)  # shard j of every rank lands on rank j
+    mine = sum(_decode(state, m, shard) for m in incoming.view(world, -1)) / world
+    message = _encode(state, mine, (key, "gather"))
     gathered = [torch.empty_like(message) for _ in range(world)]
-    fut = dist.all_gather(gathered, message, async_op=True).get_future()
-
-    def decode_and_average(fut: torch.futures.Future) -> torch.Tensor:
-        total = sum(_decode(state, m, flat.numel()) for m in gathered)
-        grad.copy_((total / world).reshape(grad.shape).to(grad.dtype))
-        return grad
-
-    return fut.then(decode_and_average)
+    dist.all_gather(gathered, message)
+    return torch.cat([_decode(state, m, shard) for m in gathered])[:n]
