@@ -9,11 +9,20 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-from .conftest import ROOT, SCREENSHOTS, notebook_pages, toc_pages
+from .conftest import HTML, ROOT, SCREENSHOTS, notebook_pages, toc_pages
 
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 PAGES = toc_pages()
 NOTEBOOKS = notebook_pages()
+
+
+def _has_math(name: str) -> bool:
+    """Whether the built page has math to typeset (a page not built yet counts: its test fails)."""
+    built = HTML / f"{name}.html"
+    return not built.exists() or 'class="math' in built.read_text(errors="replace")
+
+
+MATH_PAGES = [name for name in PAGES if _has_math(name)]
 
 
 def settle(page) -> None:
@@ -40,13 +49,15 @@ def test_page_loads_without_errors_or_missing_assets(site, page, name):
         page.screenshot(path=str(SCREENSHOTS / f"{name.replace('/', '__')}.png"))
 
 
-@pytest.mark.parametrize("name", PAGES)
+def test_most_chapters_have_math():
+    assert len(MATH_PAGES) >= len(NOTEBOOKS) // 2, MATH_PAGES
+
+
+@pytest.mark.parametrize("name", MATH_PAGES)
 def test_math_renders(site, page, name):
     page.goto(f"{site}/{name}.html")
     settle(page)
     article = page.locator("article.bd-article")
-    if article.locator(".math, mjx-container").count() == 0:
-        pytest.skip("no math on this page")
     assert article.locator("mjx-container").count() > 0, "MathJax did not typeset"
     assert article.locator("mjx-merror").count() == 0, "MathJax reported a TeX error"
     raw = page.evaluate("""Array.from(document.querySelectorAll('article .math'))
