@@ -22,6 +22,7 @@ import ctypes.util
 import os
 import platform
 import sys
+import threading
 import warnings
 from dataclasses import dataclass
 from types import ModuleType
@@ -274,7 +275,51 @@ def cuda() -> ModuleType:
     Kernel modules write ``cuda = device.cuda()`` at their top instead of
     ``from numba import cuda``, so importing any of them selects the device first.
     """
-    device_info()
+    info = device_info()
     from numba import cuda as numba_cuda_module
 
+    if info.simulated:
+        _make_simulator_shared_arrays_atomic()
     return numba_cuda_module
+
+
+_SHARED_LOCK = threading.Lock()
+
+
+def _make_simulator_shared_arrays_atomic() -> None:
+    """Fix a race in Numba's CUDA simulator: make ``cuda.shared.array`` atomic.
+
+    The simulator runs each CUDA thread of a block as a Python thread. The first
+    ``cuda.shared.array`` call on a source line allocates the block's array and stores it
+    under (file, line); every later call returns it. The look-up and the store are not
+    atomic (numba-cuda 0.30), so two threads can both find nothing and each allocate
+    their own array: then some threads load a tile that others never see, and the kernel
+    reads uninitialised memory (we saw values of 7e8 in a convolution, about once in
+    twenty runs). This replacement does the look-up and the allocation under one lock;
+    everything else is the simulator's own behaviour. Idempotent.
+    """
+    import numpy as np
+    from numba.cuda.simulator import kernelapi
+
+    shared = kernelapi.FakeCUDAShared
+    if getattr(shared.array, "_atomic", False):
+        return
+    if not all(hasattr(kernelapi, name) for name in ("types", "numpy_support")):
+        return  # a simulator whose internals differ: leave it as it is
+    original = shared.array
+
+    def array(self, shape, dtype, alignment=None):
+        if shape == 0 or alignment is not None:  # dynamic shared memory; errors
+            return original(self, shape, dtype, alignment)
+        caller = sys._getframe(1)
+        key = (caller.f_code.co_filename, caller.f_lineno)  # as the simulator keys it
+        with _SHARED_LOCK:
+            found = self._allocations.get(key)  # the simulator's own (file, line) table
+            if found is None:
+                if isinstance(dtype, kernelapi.types.Type):
+                    dtype = kernelapi.numpy_support.as_dtype(dtype)
+                found = self._allocations[key] = np.empty(shape, dtype)
+        return found
+
+    array._atomic = True
+    shared.array = array

@@ -138,3 +138,39 @@ def test_summary_is_one_line():
     info = device.device_info()
     assert "\n" not in info.summary()
     assert info.kernels in ("gpu", "simulator")
+
+
+def test_simulator_shared_arrays_are_allocated_once_per_line_even_under_thread_races():
+    """32 simulated CUDA threads ask for the same shared array at the same moment, 100
+    times: each time they must all get one array (unpatched numba-cuda 0.30 handed out
+    two or more in about 6 of 100 trials here). Different lines still get different
+    arrays, and dynamic shared memory (shape 0) still works."""
+    proc = run_python("""
+        import sys, threading
+        import numpy as np
+        from course_utils import device, select_device
+        select_device("simulator", quiet=True)
+        device.cuda()
+        from numba.cuda.simulator import kernelapi
+        sys.setswitchinterval(1e-5)
+        split = 0
+        for trial in range(100):
+            shared = kernelapi.FakeCUDAShared(64)
+            barrier = threading.Barrier(32)
+            got = []
+            def worker():
+                barrier.wait()
+                got.append(shared.array((8, 8), np.float32))
+            threads = [threading.Thread(target=worker) for _ in range(32)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            split += len({id(a) for a in got}) > 1
+        a = shared.array((2,), np.float32)
+        b = shared.array((2,), np.float32)
+        dyn = shared.array(0, np.dtype(np.float32))
+        print(split, a is not b, dyn.size)
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["0", "True", "16"]
