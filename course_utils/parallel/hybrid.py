@@ -324,7 +324,7 @@ def split_layer_worker(rank: int, world_size: int, batch: int = 128, n_in: int =
 
 
 def fc_comm_worker(rank: int, world_size: int, batches: Sequence[int], widths: Sequence[int],
-                   repeats: int = 7, min_seconds: float = 0.002) -> dict:
+                   repeats: int = 50, min_seconds: float = 0.0) -> dict:
     """Measure the collectives of one square (n x n) layer's training step (seconds).
 
     ``column[(b, n)]``: the all-gather of the (b, n) output (each rank sends its
@@ -333,9 +333,11 @@ def fc_comm_worker(rank: int, world_size: int, batches: Sequence[int], widths: S
     ``allgather[nbytes]`` (``nbytes`` gathered in all): every size involved, on its
     own, to fit alpha and beta; data parallelism's all-reduce of the n x n weight
     gradient is ``allreduce[4 * n * n]``. Each figure is the minimum over
-    ``repeats`` interleaved runs of the slowest rank's time per call (the steadier
-    figure on a shared machine), timed by
-    :func:`course_utils.parallel.measure.time_allreduce`.
+    ``repeats`` interleaved samples of the slowest rank's time for one call (with
+    ``min_seconds`` > 0, the mean of enough back-to-back calls to fill it), timed by
+    :func:`course_utils.parallel.measure.time_allreduce`. Single calls and a minimum
+    over 50 are the steadier figure on a shared machine: loops of calls average in
+    whatever else the machine was doing, and 7 samples vary by 2x and more.
     """
     device = torch.device("cuda", torch.cuda.current_device()) \
         if dist.get_backend() == "nccl" else torch.device("cpu")

@@ -96,16 +96,16 @@ def test_hybrid_training_equals_single_process_training():
 def test_measured_column_split_beats_data_parallelism_for_a_wide_layer_and_small_batch():
     """Real gloo timings: a 1024 x 1024 layer at batch 8 sends 48 kB of activations
     against 4 MB of weight gradient; the measured collectives must show it. A shared
-    machine can disturb every run of one measurement, so it gets three attempts."""
-    for _ in range(3):
-        m = hybrid.run_workers(hybrid.fc_comm_worker, 2, [8], [1024], 7)[0]
-        assert set(m["allreduce"]) == {4 * 8 * 1024, 4 * 1024 * 1024}
-        assert set(m["allgather"]) == {4 * 8 * 1024} and set(m["column"]) == {(8, 1024)}
-        assert all(t > 0 for d in m.values() if isinstance(d, dict) for t in d.values())
-        if m["column"][(8, 1024)] < m["allreduce"][4 * 1024 * 1024]:
-            break
-    else:
-        pytest.fail(f"column split measured slower than data parallelism three times: {m}")
+    machine can disturb a whole measurement, so a miss is measured again (3 in all)."""
+    from course_utils.measure import measure_until
+
+    m, _ = measure_until(
+        lambda: hybrid.run_workers(hybrid.fc_comm_worker, 2, [8], [1024], 30)[0],
+        lambda m: m["column"][(8, 1024)] < m["allreduce"][4 * 1024 * 1024])
+    assert set(m["allreduce"]) == {4 * 8 * 1024, 4 * 1024 * 1024}
+    assert set(m["allgather"]) == {4 * 8 * 1024} and set(m["column"]) == {(8, 1024)}
+    assert all(t > 0 for d in m.values() if isinstance(d, dict) for t in d.values())
+    assert m["column"][(8, 1024)] < m["allreduce"][4 * 1024 * 1024], m
 
 
 def test_fit_allgather_recovers_the_model():
