@@ -294,8 +294,8 @@ def _make_simulator_shared_arrays_atomic() -> None:
     under (file, line); every later call returns it. The look-up and the store are not
     atomic (numba-cuda 0.30), so two threads can both find nothing and each allocate
     their own array: then some threads load a tile that others never see, and the kernel
-    reads uninitialised memory (we saw values of 7e8 in a convolution, about once in
-    twenty runs). This replacement does the look-up and the allocation under one lock;
+    reads uninitialised memory (we saw values of 7e8 from a convolution kernel in one
+    of several full test runs). This replacement does the look-up and the allocation under one lock;
     everything else is the simulator's own behaviour. Idempotent.
     """
     import numpy as np
