@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .parallel.costs import message_time
-from .validate import check_choice, check_int, check_number
+from .validate import check_choice, check_int, check_number, check_series
 
 __all__ = [
     "DATA_DIR",
@@ -324,15 +324,7 @@ def growth(years: list[float], values: list[float]) -> Growth:
         years: calendar years (at least two different ones).
         values: positive values, same length.
     """
-    y = np.asarray(years, dtype=float)
-    v = np.asarray(values, dtype=float)
-    if y.ndim != 1 or y.shape != v.shape:
-        raise ValueError(
-            f"years and values must be 1-D and the same length, got {y.shape}, {v.shape}")
-    if np.unique(y).size < 2:
-        raise ValueError("years must contain at least two different years")
-    if not np.all(np.isfinite(v)) or np.any(v <= 0):
-        raise ValueError("values must be positive and finite")
+    y, v = check_series("years", years, "values", values, x_word="years")
     slope, intercept = np.polyfit(y, np.log2(v), 1)
     if slope <= 0:
         raise ValueError(f"values do not grow over these years (slope {slope:.3g} doublings/year)")

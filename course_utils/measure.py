@@ -33,7 +33,7 @@ import numpy as np
 from .membw import CopyMeasurement
 from .parallel.costs import fit_relative_least_squares, message_time
 from .parallel.launch import torchrun
-from .validate import check_choice, check_int, check_number
+from .validate import check_choice, check_int, check_number, check_series
 
 __all__ = [
     "PingPongResult",
@@ -223,17 +223,7 @@ def fit_alpha_beta(nbytes: object, seconds: object) -> AlphaBeta:
         nbytes: message sizes in bytes (at least two different sizes).
         seconds: measured times in seconds (> 0), same length.
     """
-    n = np.asarray(nbytes, dtype=float)
-    t = np.asarray(seconds, dtype=float)
-    if n.ndim != 1 or n.shape != t.shape:
-        raise ValueError(
-            f"nbytes and seconds must be 1-D and the same length, got {n.shape}, {t.shape}")
-    if np.unique(n).size < 2:
-        raise ValueError("nbytes must contain at least two different sizes")
-    if np.any(n < 0) or not np.all(np.isfinite(n)):
-        raise ValueError("nbytes must be finite and >= 0")
-    if np.any(t <= 0) or not np.all(np.isfinite(t)):
-        raise ValueError("seconds must be finite and > 0")
+    n, t = check_series("nbytes", nbytes, "seconds", seconds, x_word="sizes", x_minimum=0)
     alpha, beta = fit_relative_least_squares(np.ones_like(n), n, t)  # one message per time
     return AlphaBeta(alpha=alpha, beta=beta)
 

@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["check_number", "check_int", "check_array", "check_choice"]
+__all__ = ["check_number", "check_int", "check_array", "check_choice", "check_series"]
 
 
 def check_number(
@@ -79,3 +79,28 @@ def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
     return str(value)
+
+
+def check_series(
+    x_name: str, x: object, y_name: str, y: object, *, x_word: str,
+    x_minimum: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Check measured pairs for a fit; return them as 1-D float arrays ``(x, y)``.
+
+    ``x`` and ``y`` must be 1-D and the same length, ``x`` must hold at least two
+    different values (``x_word`` names them in the message, e.g. "sizes"), be finite
+    and, if given, ``>= x_minimum``; every ``y`` must be finite and > 0.
+    """
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if xs.ndim != 1 or xs.shape != ys.shape:
+        raise ValueError(f"{x_name} and {y_name} must be 1-D and the same length, "
+                         f"got {xs.shape}, {ys.shape}")
+    if np.unique(xs).size < 2:
+        raise ValueError(f"{x_name} must contain at least two different {x_word}")
+    if not np.all(np.isfinite(xs)) or (x_minimum is not None and np.any(xs < x_minimum)):
+        bound = "" if x_minimum is None else f" and >= {x_minimum:g}"
+        raise ValueError(f"{x_name} must be finite{bound}")
+    if not np.all(np.isfinite(ys)) or np.any(ys <= 0):
+        raise ValueError(f"{y_name} must be finite and > 0 (positive)")
+    return xs, ys
+

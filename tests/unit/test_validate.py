@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from course_utils import validate
 from course_utils.validate import check_array, check_choice, check_int, check_number
 
 
@@ -43,3 +44,19 @@ def test_check_array_and_choice():
     assert check_choice("method", "ring", ("ring", "tree")) == "ring"
     with pytest.raises(ValueError, match="method must be one of"):
         check_choice("method", "star", ("ring", "tree"))
+
+
+def test_check_series_returns_float_arrays():
+    x, y = validate.check_series("a", [1, 2], "b", [3, 4], x_word="points")
+    assert x.dtype == y.dtype == np.float64 and list(y) == [3.0, 4.0]
+
+
+@pytest.mark.parametrize("x, y, match", [
+    ([1, 2], [1.0], "a and b must be 1-D and the same length"),
+    ([2, 2], [1.0, 1.0], "a must contain at least two different points"),
+    ([-1, 2], [1.0, 1.0], r"a must be finite and >= 0"),
+    ([1, 2], [1.0, np.nan], "b must be finite and > 0"),
+])
+def test_check_series_rejects_bad_pairs(x, y, match):
+    with pytest.raises(ValueError, match=match):
+        validate.check_series("a", x, "b", y, x_word="points", x_minimum=0)
