@@ -41,12 +41,14 @@ book: build
 	@echo "The book is built. Open: file://$(CURDIR)/$(HTML)/index.html"
 	@echo "(or serve it: $(BIN)/python -m http.server -d $(HTML) 8000)"
 
+# The book is built once: the HTML tests and the browser tests both read _build/html.
 test: setup
 	$(MAKE) lint
 	$(MAKE) test-unit
 	$(MAKE) test-notebooks
-	$(MAKE) test-book
-	$(MAKE) test-browser
+	$(MAKE) build
+	$(PYTEST_BOOK)
+	$(PYTEST_BROWSER)
 	$(MAKE) test-install
 	@echo "All tests passed."
 
@@ -59,13 +61,16 @@ test-unit: setup
 test-notebooks: setup
 	$(BIN)/python -m pytest -p no:randomly --nbval-lax --nbval-current-env notebooks
 
+PYTEST_BOOK    := $(BIN)/python -m pytest tests/book
+PYTEST_BROWSER := $(BIN)/python -m pytest tests/browser
+
 test-book: build
-	$(BIN)/python -m pytest tests/book
+	$(PYTEST_BOOK)
 
 # Headless Chromium (Debian's `chromium`) against the built site on 127.0.0.1.
 # Skips with a message if there is no Chromium, unless CI=true.
 test-browser: build
-	$(BIN)/python -m pytest tests/browser
+	$(PYTEST_BROWSER)
 
 test-install: setup
 	PYTHON=$(PYTHON) bash tests/install/test_wheel.sh

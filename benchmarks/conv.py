@@ -144,7 +144,7 @@ class Runner:
     def sync(self) -> None:
         if self.gpu:
             self.torch.cuda.synchronize()
-            from course_utils import device
+            from course_utils.core import device
 
             device.cuda().synchronize()
 
@@ -199,7 +199,7 @@ class Runner:
                 return conv2d(x, w, stride=stride, padding=padding, method=method)
 
             return call, call
-        from course_utils.conv_kernels import DeviceConv
+        from course_utils.conv.device_conv import DeviceConv
 
         dc = DeviceConv(method, x, w, stride=stride, padding=padding)
         return dc.run, lambda: (dc.run(), dc.result())[1]

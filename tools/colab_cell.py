@@ -6,6 +6,11 @@ The cell is generated from two single sources of truth:
 * the package version in ``course_utils/__init__.py``; the cell installs the
   release tag ``v<version>`` so that a notebook and the package it imports agree.
 
+Every notebook installs the ``colab`` extra (numba-cuda for Colab's GPU); a notebook
+that runs MPI (it mentions ``mpi4py`` or an ``"mpi"`` engine in its code) also
+installs the ``mpi`` extra (mpi4py and MPICH), so that a reader of, say, the
+convolution chapter does not install MPICH.
+
 Usage::
 
     python tools/colab_cell.py --write   # insert or update the cell in notebooks/*.ipynb
@@ -41,23 +46,34 @@ def package_version(root: Path = ROOT) -> str:
     return match.group(1)
 
 
-def cell_source(root: Path = ROOT) -> str:
+MPI_USE = re.compile(r"\bmpi4py\b|[\"']mpi[\"']")
+
+
+def extras(nb: nbformat.NotebookNode) -> list[str]:
+    """The extras a notebook's Colab cell installs: ``colab``, plus ``mpi`` if it runs MPI."""
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code" and not is_colab_cell(c))
+    return ["colab", "mpi"] if MPI_USE.search(code) else ["colab"]
+
+
+def cell_source(root: Path = ROOT, extras: list[str] | tuple[str, ...] = ("colab",)) -> str:
     url = repository_url(root)
     ref = "v" + package_version(root)
+    what = "numba-cuda for Colab's GPU" + (" and MPI" if "mpi" in extras else "")
     return (
-        "# Colab only: install course_utils (pinned release) and numba-cuda for Colab's GPU.\n"
+        f"# Colab only: install course_utils (pinned release) and {what}.\n"
         "# Elsewhere this cell does nothing. See 'How to use this course'.\n"
         "import sys\n\n"
         'if "google.colab" in sys.modules:\n'
         "    import subprocess\n"
         '    subprocess.run([sys.executable, "-m", "pip", "install", "-q",\n'
-        f'                    "course-utils[colab] @ git+{url}@{ref}"],\n'
+        f'                    "course-utils[{",".join(extras)}] @ git+{url}@{ref}"],\n'
         "                   check=True)"
     )
 
 
-def make_cell(root: Path = ROOT) -> nbformat.NotebookNode:
-    cell = nbformat.v4.new_code_cell(cell_source(root))
+def make_cell(root: Path = ROOT, extras: list[str] | tuple[str, ...] = ("colab",)
+              ) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(cell_source(root, extras))
     cell.metadata["tags"] = [TAG, "hide-input"]
     cell.id = TAG
     return cell
@@ -75,7 +91,7 @@ def write(root: Path = ROOT) -> list[Path]:
     changed = []
     for path in notebooks(root):
         nb = nbformat.read(path, as_version=4)
-        new = make_cell(root)
+        new = make_cell(root, extras(nb))
         if nb.cells and is_colab_cell(nb.cells[0]):
             if nb.cells[0].source == new.source:
                 continue
@@ -89,9 +105,9 @@ def write(root: Path = ROOT) -> list[Path]:
 
 def check(root: Path = ROOT) -> list[str]:
     problems = []
-    expected = cell_source(root)
     for path in notebooks(root):
         nb = nbformat.read(path, as_version=4)
+        expected = cell_source(root, extras(nb))
         if not nb.cells or not is_colab_cell(nb.cells[0]):
             problems.append(f"{path.name}: first cell is not the Colab install cell")
         elif nb.cells[0].source != expected:

@@ -1,47 +1,236 @@
-"""course_utils.parallel: cost models, compression and real runs for the parallelism chapters.
+"""course_utils.parallel: chapters 2 and 3, data and model parallelism.
 
-Shared by the data-parallelism chapter (issue 5) and the model-parallelism chapter
-(issue 6). Importing this package imports NumPy only; the torch-based modules
-(``train_ddp``, ``comm_hooks``, ``measure``) are imported explicitly where needed.
-Re-export lines carry ``# noqa: F401`` (ruff would otherwise call them unused imports).
+Re-exported here (NumPy only): the communication cost models (:mod:`.costs`), 8-bit and
+1-bit compression (:mod:`.compression`), the data-parallel step simulator
+(:mod:`.data_parallel`), the paper's figures (:mod:`.figures`), what a split layer
+communicates (:mod:`.mp_costs`), pipeline schedules (:mod:`.pipeline`), memory per GPU
+(:mod:`.memory`), the paper's speedup model (:mod:`.paper_model`), the build planner that
+joins chapter 1's catalogue with these models (:mod:`.build_planner`), and all-reduce
+timing (:mod:`.timing`). The torch modules are imported explicitly where needed:
+:mod:`.train_ddp` (the DDP trainer for torchrun), :mod:`.comm_hooks`,
+:mod:`.model_parallel` (split layers, tensor-parallel MLP) and :mod:`.hybrid`.
 """
 
-# --- data parallelism (issue 5) ---
-# costs: alpha-beta messages, all-reduce algorithms, bus bandwidth, PCIe-switch model.
-# figures: paper PCIe figures and measured latencies. compression: 8-bit types and 1-bit.
-# data_parallel: the step-time simulator. torch modules (import them explicitly):
-# train_ddp (DDP trainer for torchrun), comm_hooks, launch, measure.
-from .compression import (  # noqa: F401 (re-exports)
+from .build_planner import (
+    PLATFORM,
+    TIANHE2_COST_PER_DAY_USD,
+    TIANHE2_POWER_W,
+    Candidate,
+    Model,
+    Plan,
+    candidates,
+    electricity_price,
+    plan_build,
+    plan_builds,
+)
+from .compression import (
     EIGHT_BIT_SCHEMES,
+    PAPER_TABLE_2,
     SCHEMES,
     OneBitErrorFeedback,
+    code_table,
     compress_roundtrip,
+    compressed_nbytes,
     dequantize_8bit,
+    mean_relative_error,
     onebit_dequantize,
     onebit_quantize,
     quantize_8bit,
+    table_2,
 )
-from .costs import (  # noqa: F401 (re-exports)
+from .costs import (
     ALGORITHMS,
+    COLLECTIVES,
     algorithm_bandwidth,
     allreduce_terms,
     allreduce_time,
     allreduce_time_from_busbw,
     bus_bandwidth,
     busbw_factor,
-    fit_alpha_beta,
-    message_time,
+    fit_allreduce,
+    leave_one_out_errors,
     pcie_switch_bandwidth,
     pcie_switch_sync_time,
 )
-from .data_parallel import DataParallelStep, simulate_data_parallel  # noqa: F401
+from .data_parallel import (
+    BYTES_PER_VALUE,
+    DataParallelStep,
+    matmul_efficiency,
+    simulate_data_parallel,
+)
+from .figures import (
+    GIB,
+    IB_ALLREDUCE_LATENCY,
+    IB_ALLREDUCE_LATENCY_SOURCE,
+    NVLINK_ALLREDUCE_LATENCY,
+    NVLINK_ALLREDUCE_LATENCY_SOURCE,
+    PAPER_PCIE_2GPU_BANDWIDTH,
+    PAPER_PCIE_SHARED_BANDWIDTH,
+    PAPER_URL,
+)
+from .memory import (
+    STRATEGIES,
+    TRAININGS,
+    Layer,
+    MemoryBreakdown,
+    Training,
+    conv_layer,
+    fc_layer,
+    memory_per_gpu,
+    min_gpus_to_fit,
+)
+from .mp_costs import (
+    FC_STRATEGIES,
+    allgather_time,
+    broadcast_time,
+    crossover_batch,
+    fc_comm_bytes,
+    fc_comm_time,
+    fit_allgather,
+    hybrid_step_time,
+    speedup,
+    unhidden_time,
+)
+from .paper_model import (
+    CLUSTER_SUB_BATCHES,
+    PRINTED,
+    TABLE3_SYNC_MS,
+    TABLE3_TRANSFER_MIB,
+    TABLE4_BASELINE_MS,
+    TABLE4_MODEL_PARALLEL_MS,
+    TABLE6_SYNC_MS,
+    TOTAL_MS,
+    LayerTimes,
+    agrees_with_printed,
+    alexnet_layers,
+    cluster_conv_sync_ms,
+    cluster_full_pass_ms,
+    cluster_speedup,
+    conv_penalty_ms,
+    fc_penalty_ms,
+    fc_penalty_terms,
+    fc_time_ms,
+    four_gpu_speedup,
+    printed_tolerance,
+    table3_transfer_mib,
+)
+from .pipeline import (
+    Schedule,
+    Task,
+    bubble_fraction,
+    gpipe_order,
+    gpipe_schedule,
+    one_f_one_b_order,
+    one_f_one_b_schedule,
+    simulate,
+)
+from .timing import (
+    default_sizes,
+    matmul_throughput,
+    measure_allreduce,
+    mpi_allreduce_times,
+    torch_allreduce_times,
+)
 
-# --- model parallelism (issue 6) ---
-# mp_costs: what a split layer communicates, the hybrid step-time model. pipeline: GPipe
-# and 1F1B schedules, bubble. memory: bytes per GPU under data/model/hybrid/ZeRO.
-# paper_model: the 8-bit paper's appendix. torch modules (import them explicitly):
-# model_parallel (split layers, tensor-parallel MLP), hybrid (hybrid training, workers).
-from .memory import memory_per_gpu, min_gpus_to_fit  # noqa: F401 (re-exports)
-from .mp_costs import crossover_batch, fc_comm_time, hybrid_step_time  # noqa: F401
-from .paper_model import cluster_speedup, four_gpu_speedup  # noqa: F401
-from .pipeline import bubble_fraction, gpipe_schedule, one_f_one_b_schedule  # noqa: F401
+__all__ = [
+    "GIB",
+    "PAPER_URL",
+    "PAPER_PCIE_2GPU_BANDWIDTH",
+    "PAPER_PCIE_SHARED_BANDWIDTH",
+    "NVLINK_ALLREDUCE_LATENCY",
+    "NVLINK_ALLREDUCE_LATENCY_SOURCE",
+    "IB_ALLREDUCE_LATENCY",
+    "IB_ALLREDUCE_LATENCY_SOURCE",
+    "ALGORITHMS",
+    "COLLECTIVES",
+    "allreduce_time",
+    "allreduce_terms",
+    "fit_allreduce",
+    "leave_one_out_errors",
+    "busbw_factor",
+    "algorithm_bandwidth",
+    "bus_bandwidth",
+    "allreduce_time_from_busbw",
+    "pcie_switch_bandwidth",
+    "pcie_switch_sync_time",
+    "SCHEMES",
+    "EIGHT_BIT_SCHEMES",
+    "PAPER_TABLE_2",
+    "code_table",
+    "quantize_8bit",
+    "dequantize_8bit",
+    "onebit_quantize",
+    "onebit_dequantize",
+    "OneBitErrorFeedback",
+    "compress_roundtrip",
+    "compressed_nbytes",
+    "mean_relative_error",
+    "table_2",
+    "BYTES_PER_VALUE",
+    "DataParallelStep",
+    "simulate_data_parallel",
+    "matmul_efficiency",
+    "default_sizes",
+    "torch_allreduce_times",
+    "mpi_allreduce_times",
+    "matmul_throughput",
+    "measure_allreduce",
+    "FC_STRATEGIES",
+    "allgather_time",
+    "fit_allgather",
+    "broadcast_time",
+    "fc_comm_bytes",
+    "fc_comm_time",
+    "crossover_batch",
+    "unhidden_time",
+    "hybrid_step_time",
+    "speedup",
+    "Task",
+    "Schedule",
+    "gpipe_order",
+    "one_f_one_b_order",
+    "simulate",
+    "gpipe_schedule",
+    "one_f_one_b_schedule",
+    "bubble_fraction",
+    "Layer",
+    "Training",
+    "TRAININGS",
+    "STRATEGIES",
+    "MemoryBreakdown",
+    "memory_per_gpu",
+    "min_gpus_to_fit",
+    "fc_layer",
+    "conv_layer",
+    "LayerTimes",
+    "TABLE3_SYNC_MS",
+    "TABLE3_TRANSFER_MIB",
+    "TABLE4_BASELINE_MS",
+    "TABLE4_MODEL_PARALLEL_MS",
+    "TOTAL_MS",
+    "TABLE6_SYNC_MS",
+    "PRINTED",
+    "printed_tolerance",
+    "agrees_with_printed",
+    "fc_time_ms",
+    "fc_penalty_terms",
+    "fc_penalty_ms",
+    "conv_penalty_ms",
+    "four_gpu_speedup",
+    "cluster_full_pass_ms",
+    "cluster_speedup",
+    "cluster_conv_sync_ms",
+    "CLUSTER_SUB_BATCHES",
+    "alexnet_layers",
+    "table3_transfer_mib",
+    "TIANHE2_POWER_W",
+    "TIANHE2_COST_PER_DAY_USD",
+    "PLATFORM",
+    "electricity_price",
+    "Model",
+    "Candidate",
+    "candidates",
+    "Plan",
+    "plan_build",
+    "plan_builds",
+]

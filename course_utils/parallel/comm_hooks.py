@@ -27,6 +27,8 @@ in both phases.
 
 ``state.payload_bytes`` counts the size of each rank's (compressed) bucket per call;
 :meth:`HookState.wire_bytes` converts that into bytes each rank sends on the wire.
+
+Used in: :doc:`/notebooks/dp_compression`.
 """
 
 
@@ -35,7 +37,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.distributed as dist
 
-from ..validate import check_choice
+from ..core.checks import check_choice
 from .compression import (
     EIGHT_BIT_SCHEMES,
     OneBitErrorFeedback,

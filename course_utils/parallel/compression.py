@@ -31,6 +31,8 @@ entries; the quantization error is kept and added to the next gradient
 
 Functions accept NumPy arrays, and (except stochastic rounding) torch tensors too,
 on any device: the same code runs inside a DDP communication hook on CPU or GPU.
+
+Used in: :doc:`/notebooks/dp_compression`.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from ..validate import check_choice, check_int
+from ..core.checks import check_choice, check_int
 
 __all__ = [
     "SCHEMES",

@@ -8,8 +8,7 @@ otherwise.
 
 Formulas (p = ranks, n = message bytes, lg = log2 rounded up), from Thakur,
 Rabenseifner & Gropp 2005 (https://doi.org/10.1177/1094342005051521) and Patarasuk &
-Yuan 2009 (https://doi.org/10.1016/j.jpdc.2008.09.002); see
-``/work/shared/reference/parallelism.md`` section 4:
+Yuan 2009 (https://doi.org/10.1016/j.jpdc.2008.09.002):
 
 ==================  ===========================================================
 ring                2 (p-1) alpha + 2 (p-1)/p n beta  (+ (p-1)/p n gamma)
@@ -25,31 +24,30 @@ gamma (seconds per byte reduced) is optional and 0 by default.
 Bus bandwidth follows nccl-tests
 (https://github.com/NVIDIA/nccl-tests/blob/master/doc/PERFORMANCE.md):
 ``algbw = S / t`` and ``busbw = algbw * factor`` with factor 2(p-1)/p for all-reduce.
+
+Used in: :doc:`/notebooks/dp_communication`, :doc:`/notebooks/mgpu_measure`,
+:doc:`/notebooks/mgpu_hardware`, :doc:`/notebooks/mp_split_layers`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..validate import check_choice
-from ._arrays import as_real_array, scalar_or_array
+from ..core.alphabeta import AlphaBeta, fit_alpha_beta, message_time
+from ..core.checks import RealLike, as_real_array, check_choice, scalar_or_array
 from .figures import PAPER_PCIE_2GPU_BANDWIDTH, PAPER_PCIE_SHARED_BANDWIDTH
 
 __all__ = [
     "ALGORITHMS",
     "COLLECTIVES",
-    "message_time",
     "allreduce_time",
     "allreduce_terms",
-    "fit_alpha_beta",
+    "fit_allreduce",
     "leave_one_out_errors",
-    "fit_relative_least_squares",
     "busbw_factor",
     "algorithm_bandwidth",
     "bus_bandwidth",
     "allreduce_time_from_busbw",
-    "PAPER_PCIE_2GPU_BANDWIDTH",
-    "PAPER_PCIE_SHARED_BANDWIDTH",
     "pcie_switch_bandwidth",
     "pcie_switch_sync_time",
 ]
@@ -59,7 +57,7 @@ COLLECTIVES = ("allreduce", "reducescatter", "allgather", "alltoall", "broadcast
 
 
 
-def _ranks(n: object) -> np.ndarray:
+def _ranks(n: RealLike) -> np.ndarray:
     return as_real_array("n", n, minimum=1, integer=True)
 
 
@@ -68,22 +66,8 @@ def _lg(p: np.ndarray) -> np.ndarray:
     return np.ceil(np.log2(p))
 
 
-def message_time(nbytes: object, bandwidth: object, latency: object) -> float | np.ndarray:
-    """Alpha-beta time of one point-to-point message: ``latency + nbytes / bandwidth`` (s).
-
-    Args:
-        nbytes: message size in bytes (>= 0).
-        bandwidth: link rate in bytes/s (> 0).
-        latency: per-message start-up time alpha in seconds (>= 0).
-    """
-    nb = as_real_array("nbytes", nbytes, minimum=0)
-    bw = as_real_array("bandwidth", bandwidth, minimum=0, strict_minimum=True)
-    lat = as_real_array("latency", latency, minimum=0)
-    return scalar_or_array(lat + nb / bw)
-
-
 def allreduce_terms(
-    n: object, algorithm: str = "ring"
+    n: RealLike, algorithm: str = "ring"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Coefficients ``(a, b, c)`` with ``time = a*alpha + b*nbytes*beta + c*nbytes*gamma``.
 
@@ -107,13 +91,13 @@ def allreduce_terms(
 
 
 def allreduce_time(
-    nbytes: object,
-    n: object,
-    bandwidth: object,
-    latency: object,
+    nbytes: RealLike,
+    n: RealLike,
+    bandwidth: RealLike,
+    latency: RealLike,
     algorithm: str = "ring",
     *,
-    reduce_time_per_byte: object = 0.0,
+    reduce_time_per_byte: RealLike = 0.0,
 ) -> float | np.ndarray:
     """Time in seconds to all-reduce ``nbytes`` bytes over ``n`` ranks.
 
@@ -133,32 +117,41 @@ def allreduce_time(
     return scalar_or_array(a * lat + b * nb / bw + c * nb * gamma)
 
 
-def fit_alpha_beta(
-    nbytes: object, n: object, seconds: object, algorithm: str = "ring"
-) -> tuple[float, float]:
-    """Fit latency alpha (s) and bandwidth 1/beta (bytes/s) to measured all-reduce times.
+def fit_allreduce(
+    nbytes: RealLike, n: RealLike, seconds: RealLike, algorithm: str = "ring"
+) -> AlphaBeta:
+    """Fit latency alpha (s) and beta (s/byte) to measured all-reduce times.
 
-    Least squares on **relative** error (each point weighted by 1/seconds, so small and
-    large messages count alike), with alpha, beta >= 0. With exactly two points of
-    different shape it solves them exactly. Returns ``(latency, bandwidth)``.
+    The one alpha-beta fit of the course (:func:`course_utils.core.fit_alpha_beta`,
+    relative least squares, alpha, beta >= 0) with ``algorithm``'s message and byte
+    counts (:func:`allreduce_terms`) for ``n`` ranks.
+
+    Args:
+        nbytes: bytes each rank all-reduced, per measurement (>= 0).
+        n: ranks (whole number >= 2), one for all or one per measurement.
+        seconds: measured times (> 0), one per measurement.
+        algorithm: one of :data:`ALGORITHMS`.
     """
+    check_choice("algorithm", algorithm, ALGORITHMS)
     nb = np.ravel(as_real_array("nbytes", nbytes, minimum=0))
     t = np.ravel(as_real_array("seconds", seconds, minimum=0, strict_minimum=True))
     p = np.ravel(as_real_array("n", n, minimum=2, integer=True))
-    nb, t, p = np.broadcast_arrays(nb, t, p)
-    if nb.size < 2:
-        raise ValueError(f"need at least 2 measurements to fit alpha and beta, got {nb.size}")
+    if nb.shape != t.shape:
+        raise ValueError(f"nbytes and seconds must have the same length, got {nb.size} "
+                         f"and {t.size}")
+    if p.size not in (1, nb.size):
+        raise ValueError(f"n must be one rank count or one per measurement ({nb.size}), "
+                         f"got {p.size}")
     a, b, _ = allreduce_terms(p, algorithm)
-    alpha, beta = fit_relative_least_squares(a, b * nb, t)
-    return alpha, 1.0 / beta
+    return fit_alpha_beta(nb, t, latency_terms=a, byte_terms=b)
 
 
 def leave_one_out_errors(
-    nbytes: object, n: int, seconds: object, algorithm: str = "ring"
+    nbytes: RealLike, n: int, seconds: RealLike, algorithm: str = "ring"
 ) -> np.ndarray:
     """Cross-validate the alpha-beta model: predict each size from a fit to the others.
 
-    For every measurement ``i`` it fits :func:`fit_alpha_beta` to all the other
+    For every measurement ``i`` it fits :func:`fit_allreduce` to all the other
     (size, time) pairs and returns ``predicted_i / measured_i - 1``, so each number is a
     true prediction, not a residual of a fit that saw the point. Needs >= 3 sizes.
     """
@@ -172,32 +165,12 @@ def leave_one_out_errors(
     errors = np.empty(nb.size)
     for i in range(nb.size):
         rest = np.arange(nb.size) != i
-        alpha, bw = fit_alpha_beta(nb[rest], n, t[rest], algorithm)
-        errors[i] = allreduce_time(nb[i], n, bw, alpha, algorithm) / t[i] - 1
+        fit = fit_allreduce(nb[rest], n, t[rest], algorithm)
+        errors[i] = allreduce_time(nb[i], n, fit.bandwidth, fit.alpha, algorithm) / t[i] - 1
     return errors
 
 
-def fit_relative_least_squares(
-    latency_terms: np.ndarray, byte_terms: np.ndarray, seconds: np.ndarray
-) -> tuple[float, float]:
-    """Fit ``seconds ~ alpha * latency_terms + beta * byte_terms`` with alpha, beta >= 0.
-
-    The shared core of every alpha-beta fit in the course (all-reduce here, point-to-point
-    in :func:`course_utils.measure.fit_alpha_beta`). Residuals are relative (divided by
-    ``seconds``), so small messages, which fix alpha, count as much as large ones, which
-    fix beta. Returns ``(alpha, beta)``: seconds per latency term, seconds per byte.
-    """
-    from scipy.optimize import nnls
-
-    design = np.column_stack([latency_terms, byte_terms]) / seconds[:, None]
-    (alpha, beta), _ = nnls(design, np.ones_like(seconds))
-    if beta <= 0:
-        raise ValueError("the times do not grow with the message size: bandwidth is "
-                         "undefined; measure larger messages")
-    return float(alpha), float(beta)
-
-
-def busbw_factor(n: object, collective: str = "allreduce") -> float | np.ndarray:
+def busbw_factor(n: RealLike, collective: str = "allreduce") -> float | np.ndarray:
     """nccl-tests factor from algorithm bandwidth to bus bandwidth for ``n`` ranks."""
     check_choice("collective", collective, COLLECTIVES)
     p = _ranks(n)
@@ -210,7 +183,7 @@ def busbw_factor(n: object, collective: str = "allreduce") -> float | np.ndarray
     return scalar_or_array(f)
 
 
-def algorithm_bandwidth(nbytes: object, seconds: object) -> float | np.ndarray:
+def algorithm_bandwidth(nbytes: RealLike, seconds: RealLike) -> float | np.ndarray:
     """nccl-tests ``algbw = S / t`` in bytes/s (``S`` bytes, ``t`` seconds > 0)."""
     nb = as_real_array("nbytes", nbytes, minimum=0)
     t = as_real_array("seconds", seconds, minimum=0, strict_minimum=True)
@@ -218,7 +191,7 @@ def algorithm_bandwidth(nbytes: object, seconds: object) -> float | np.ndarray:
 
 
 def bus_bandwidth(
-    nbytes: object, seconds: object, n: object, collective: str = "allreduce"
+    nbytes: RealLike, seconds: RealLike, n: RealLike, collective: str = "allreduce"
 ) -> float | np.ndarray:
     """nccl-tests bus bandwidth in bytes/s: ``(S / t) * busbw_factor(n, collective)``.
 
@@ -230,14 +203,14 @@ def bus_bandwidth(
     )
 
 
-def allreduce_time_from_busbw(nbytes: object, n: object, busbw: object) -> float | np.ndarray:
+def allreduce_time_from_busbw(nbytes: RealLike, n: RealLike, busbw: RealLike) -> float | np.ndarray:
     """Inverse of :func:`bus_bandwidth` for all-reduce: seconds = S * 2(n-1)/n / busbw."""
     nb = as_real_array("nbytes", nbytes, minimum=0)
     bb = as_real_array("busbw", busbw, minimum=0, strict_minimum=True)
     return scalar_or_array(nb * np.asarray(busbw_factor(n)) / bb)
 
 
-def pcie_switch_bandwidth(n_gpus: object) -> float | np.ndarray:
+def pcie_switch_bandwidth(n_gpus: RealLike) -> float | np.ndarray:
     """Practical per-transfer PCIe bandwidth (bytes/s) in one box, from the 8-bit paper.
 
     About 14 GB/s when 2 GPUs share the bus, about 7 GB/s with more than 2, because
@@ -251,11 +224,11 @@ def pcie_switch_bandwidth(n_gpus: object) -> float | np.ndarray:
 
 
 def pcie_switch_sync_time(
-    nbytes: object,
-    n_gpus: object,
+    nbytes: RealLike,
+    n_gpus: RealLike,
     *,
-    bandwidth: object | None = None,
-    latency: object = 0.0,
+    bandwidth: RealLike | None = None,
+    latency: RealLike = 0.0,
 ) -> float | np.ndarray:
     """Seconds to synchronise ``nbytes`` of gradients naively across ``n_gpus`` GPUs.
 

@@ -19,6 +19,8 @@ GPUs process ``n_gpus`` times as many examples per step as one. Per step:
 
 speedup = n_gpus * compute / step (throughput against one GPU, which does not
 communicate); efficiency = speedup / n_gpus. All numeric inputs broadcast as NumPy arrays.
+
+Used in: :doc:`/notebooks/dp_communication`, :doc:`/notebooks/dp_compression`.
 """
 
 from __future__ import annotations
@@ -27,8 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..validate import check_choice
-from ._arrays import as_real_array
+from ..core.checks import RealLike, as_real_array, check_choice
 from .costs import ALGORITHMS, allreduce_time, pcie_switch_sync_time
 
 __all__ = ["BYTES_PER_VALUE", "DataParallelStep", "simulate_data_parallel", "matmul_efficiency"]
@@ -69,7 +70,7 @@ class DataParallelStep:
         return self.exposed_comm_time / self.step_time
 
 
-def matmul_efficiency(batch: object, half_batch: object) -> np.ndarray:
+def matmul_efficiency(batch: RealLike, half_batch: RealLike) -> np.ndarray:
     """Fraction of peak FLOP/s reached at ``batch`` examples: batch / (batch + half_batch)."""
     b = as_real_array("batch", batch, minimum=1)
     h = as_real_array("half_batch", half_batch, minimum=0)
@@ -78,18 +79,18 @@ def matmul_efficiency(batch: object, half_batch: object) -> np.ndarray:
 
 def simulate_data_parallel(
     *,
-    params: object,
-    flops_per_example: object,
-    gpu_flops: object,
-    bandwidth: object,
-    latency: object,
-    n_gpus: object,
-    batch_per_gpu: object,
+    params: RealLike,
+    flops_per_example: RealLike,
+    gpu_flops: RealLike,
+    bandwidth: RealLike,
+    latency: RealLike,
+    n_gpus: RealLike,
+    batch_per_gpu: RealLike,
     algorithm: str = "ring",
     compression: str = "fp32",
-    overlap: object = 0.0,
-    half_batch: object = 0.0,
-    compress_time_per_value: object = 0.0,
+    overlap: RealLike = 0.0,
+    half_batch: RealLike = 0.0,
+    compress_time_per_value: RealLike = 0.0,
 ) -> DataParallelStep:
     """Step time and its breakdown for data-parallel training (see the module docstring).
 

@@ -1,9 +1,14 @@
-"""Published figures the data-parallel chapter needs beyond :mod:`course_utils.hardware`.
+"""Published figures the parallelism chapters need beyond :mod:`course_utils.systems.hardware`.
 
-Link bandwidths and GPU peaks live in the catalogue of :mod:`course_utils.hardware`
+Chapters 2-3 (``notebooks/dp_communication``, ``dp_compression``, ``mp_speedup_model``).
+Link bandwidths and GPU peaks live in the catalogue of :mod:`course_utils.systems.hardware`
 (``course_utils/data/*.csv``). This module adds what that catalogue does not hold: the
 8-bit paper's practical PCIe figures and measured small-message all-reduce latencies.
-Units: bytes/s, seconds. Tags as in ``/work/shared/reference/README.md``.
+Units: bytes/s, seconds. Each figure is tagged: [stated] (the source says it),
+[inferred] (derived from what the source says), [external] (a source beyond the
+paper and the blog posts).
+
+Used in: :doc:`/notebooks/dp_communication`, :doc:`/notebooks/dp_compression`.
 """
 
 from __future__ import annotations

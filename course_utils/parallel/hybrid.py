@@ -4,7 +4,7 @@ Krizhevsky's "one weird trick" (https://arxiv.org/abs/1404.5997) with the sub-ba
 scheme of Dettmers' 8-bit paper (section 2.4, https://arxiv.org/abs/1511.04561): each
 of the ``p`` ranks runs the convolutional layers on its own sub-batch (data
 parallelism); the fully connected head is split across the ranks (a
-:class:`~course_utils.parallel.model_parallel.TensorParallelMLP`) and processes the
+:class:`~course_utils.parallel.tensor_parallel.TensorParallelMLP`) and processes the
 ``p`` sub-batches one after the other, each broadcast from the rank that owns it. In
 the backward pass each sub-batch's feature gradient is reduced back onto its owner,
 and the conv gradients are all-reduced as in data parallelism. The step computes
@@ -17,18 +17,19 @@ process when CUDA is available)::
     python -m torch.distributed.run --nproc_per_node=2 -m course_utils.parallel.hybrid \
         --epochs 8 --out hybrid.json
 
-or from Python/a notebook with :func:`run_workers`, which forks CPU processes with the
-shared launcher (:mod:`course_utils.parallel.launch`) and returns what each rank's
+or from Python/a notebook with :func:`course_utils.core.launch.run_local` and
+``process_group="gloo"``, which forks CPU processes and returns what each rank's
 function returned. This module also holds the two-process workers the
 model-parallelism chapter runs: the post's split-layer example
 (:func:`split_layer_worker`) and communication timings (:func:`fc_comm_worker`).
+
+Used in: :doc:`/notebooks/mp_split_layers`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -38,14 +39,14 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from ..validate import check_int, check_number
+from ..core.checks import check_int, check_number
+from ..core.launch import init_distributed
+from ..core.measure import time_calls
 from . import model_parallel as mp
-from .launch import run_local
-from .measure import time_allreduce
-from .train_ddp import global_batches, init_distributed, load_digits_split, local_slice
+from . import tensor_parallel as tp
+from .train_ddp import global_batches, load_digits_split, local_slice
 
 __all__ = [
-    "run_workers",
     "digits_images",
     "ConvFeatures",
     "DigitsNet",
@@ -59,33 +60,6 @@ __all__ = [
 ]
 
 HIDDEN = 128  # hidden units of the fully connected head (64 -> 128 -> 10)
-
-
-# --------------------------------------------------------------------------- processes
-def _collect(fn: Callable, out_dir: str, args: tuple) -> None:
-    """Worker body: join the process group, run ``fn``, save what it returns."""
-    init_distributed("gloo")
-    try:
-        result = fn(dist.get_rank(), dist.get_world_size(), *args)
-        torch.save(result, Path(out_dir) / f"rank{dist.get_rank()}.pt")
-    finally:
-        dist.destroy_process_group()
-
-
-def run_workers(fn: Callable, world_size: int, *args, timeout: float = 300.0) -> list:
-    """Run ``fn(rank, world_size, *args)`` on ``world_size`` local CPU processes (gloo).
-
-    Processes are started by :func:`course_utils.parallel.launch.run_local` (forked,
-    with torchrun's environment variables) and join one gloo process group. Returns
-    the ranks' return values (anything ``torch.save`` can store), in rank order.
-    """
-    world_size = check_int("world_size", world_size, minimum=1, maximum=64)
-    if not callable(fn):
-        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    with tempfile.TemporaryDirectory() as out_dir:
-        run_local(_collect, (fn, out_dir, args), nprocs=world_size, timeout=timeout)
-        return [torch.load(Path(out_dir) / f"rank{r}.pt", weights_only=False)
-                for r in range(world_size)]
 
 
 # --------------------------------------------------------------------------- data and nets
@@ -150,7 +124,7 @@ class HybridDigitsNet(nn.Module):
         super().__init__()
         self.features = ConvFeatures(seed).to(device)
         # input gradients are summed by broadcast_from's backward (a reduce to the owner)
-        self.head = mp.TensorParallelMLP(*_head_weights(seed, device), reduce_input_grad=False,
+        self.head = tp.TensorParallelMLP(*_head_weights(seed, device), reduce_input_grad=False,
                                          group=group)
         self.group = group
 
@@ -273,7 +247,7 @@ def _accuracy(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 # --------------------------------------------------------------------------- chapter workers
 def split_layer_worker(rank: int, world_size: int, batch: int = 128, n_in: int = 1000,
                        n_out: int = 500, hidden: int = 1000, seed: int = 0) -> dict:
-    """Every split of the post's example on this rank (for :func:`run_workers`).
+    """Every split of the post's example on this rank (a worker for ``run_local``).
 
     Draws X (batch, n_in), W (n_in, n_out), bias and an upstream gradient G (batch,
     n_out) from ``seed`` (the same on every rank) and returns this rank's results
@@ -283,7 +257,7 @@ def split_layer_worker(rank: int, world_size: int, batch: int = 128, n_in: int =
       ``grad_w`` piece);
     * ``column_module`` / ``row_module``: the autograd layers (``y``, ``grad_x``,
       ``grad_w``, ``grad_b`` pieces);
-    * ``mlp``: :class:`~course_utils.parallel.model_parallel.TensorParallelMLP`
+    * ``mlp``: :class:`~course_utils.parallel.tensor_parallel.TensorParallelMLP`
       (n_in -> hidden -> n_out) outputs, gradients and the collectives it called
       forward and backward.
     """
@@ -303,8 +277,8 @@ def split_layer_worker(rank: int, world_size: int, batch: int = 128, n_in: int =
         y = mp.column_split_forward(x, w_col)
         gx, gw = mp.column_split_backward(x, w_col, g)
     out["column"] = {"y": y, "grad_x": gx, "grad_w": gw, "collectives": list(log)}
-    for name, layer in (("column_module", mp.ColumnParallelLinear(w, b)),
-                        ("row_module", mp.RowParallelLinear(w, b))):
+    for name, layer in (("column_module", tp.ColumnParallelLinear(w, b)),
+                        ("row_module", tp.RowParallelLinear(w, b))):
         xr = x.clone().requires_grad_(True)
         y = layer(xr)
         (y * g).sum().backward()
@@ -312,7 +286,7 @@ def split_layer_worker(rank: int, world_size: int, batch: int = 128, n_in: int =
                      "grad_b": layer.bias.grad}
     w1, b1 = mp.full_init(n_in, hidden, seed=seed + 1)
     w2, b2 = mp.full_init(hidden, n_out, seed=seed + 2)
-    mlp = mp.TensorParallelMLP(w1, b1, w2, b2)
+    mlp = tp.TensorParallelMLP(w1, b1, w2, b2)
     xr = x.clone().requires_grad_(True)
     with mp.record_collectives() as fwd:
         y = mlp(xr)
@@ -379,7 +353,7 @@ def fc_comm_worker(rank: int, world_size: int, batches: Sequence[int], widths: S
     pairs = [(b, n) for n in widths for b in batches]
     calls = ([all_reduce_call(nb) for nb in sizes] + [all_gather_call(nb) for nb in activations]
              + [column_call(b, n) for b, n in pairs])
-    runs = time_allreduce(calls, dist.barrier, slowest, agree, repeats=repeats,
+    runs = time_calls(calls, dist.barrier, slowest, agree, repeats=repeats,
                           min_seconds=min_seconds)
     best = iter([min(r) for r in runs])
     return {"allreduce": {nb: next(best) for nb in sizes},

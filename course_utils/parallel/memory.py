@@ -29,6 +29,8 @@ ZeRO: Rajbhandari et al. 2020, https://arxiv.org/abs/1910.02054. Counts only the
 parts: no framework overhead, temporary buffers or fragmentation, so a real run needs
 more. Sizes are rounded up per layer when a count does not divide by ``n``. GPU memory
 sizes are in the hardware catalogue (``course_utils.hardware.gpu(name).memory_bytes``).
+
+Used in: :doc:`/notebooks/mp_pipeline_memory`, :doc:`/notebooks/mgpu_hardware`.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..validate import check_choice, check_int, check_number
+from ..core.checks import check_choice, check_int, check_number
 
 __all__ = [
     "Layer",

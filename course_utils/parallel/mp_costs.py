@@ -12,6 +12,8 @@ All-reduce times come from the shared :func:`course_utils.parallel.costs.allredu
   model of the 8-bit paper's appendix (Dettmers 2016, https://arxiv.org/abs/1511.04561),
   written for any numbers (:mod:`course_utils.parallel.paper_model` feeds it the
   paper's).
+
+Used in: :doc:`/notebooks/mp_split_layers`, :doc:`/notebooks/mp_speedup_model`.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..validate import check_choice
-from ._arrays import as_real_array, scalar_or_array
-from .costs import ALGORITHMS, allreduce_time, fit_alpha_beta
+from ..core.alphabeta import AlphaBeta, fit_alpha_beta
+from ..core.checks import RealLike, as_real_array, check_choice, scalar_or_array
+from .costs import ALGORITHMS, allreduce_time
 
 __all__ = [
     "FC_STRATEGIES",
@@ -40,8 +42,8 @@ __all__ = [
 FC_STRATEGIES = ("data", "column", "row")
 
 
-def allgather_time(nbytes: object, n: object, bandwidth: object,
-                   latency: object) -> float | np.ndarray:
+def allgather_time(nbytes: RealLike, n: RealLike, bandwidth: RealLike,
+                   latency: RealLike) -> float | np.ndarray:
     """Ring all-gather: ``(p-1) alpha + (p-1)/p * nbytes * beta`` seconds.
 
     ``nbytes`` is the size of the gathered result (every rank ends with all of it);
@@ -55,22 +57,20 @@ def allgather_time(nbytes: object, n: object, bandwidth: object,
     return scalar_or_array((p - 1) * lat + (p - 1) / p * nb / bw)
 
 
-def fit_allgather(nbytes: object, n: object, seconds: object) -> tuple[float, float]:
-    """Fit latency alpha (s) and bandwidth (bytes/s) of :func:`allgather_time` to
-    measured all-gather times of ``nbytes`` (gathered) bytes over ``n`` ranks.
+def fit_allgather(nbytes: RealLike, n: RealLike, seconds: RealLike) -> AlphaBeta:
+    """Fit latency alpha (s) and beta (s/byte) of :func:`allgather_time` to measured
+    all-gather times of ``nbytes`` (gathered) bytes over ``n`` ranks.
 
-    A ring all-gather of ``nbytes`` with latency alpha costs exactly what a ring
-    all-reduce of ``nbytes / 2`` with latency ``alpha / 2`` costs, so the shared
-    :func:`course_utils.parallel.costs.fit_alpha_beta` does the fitting.
-    Returns ``(latency, bandwidth)``.
+    The one alpha-beta fit of the course (:func:`course_utils.core.fit_alpha_beta`)
+    with the ring all-gather's counts: ``p - 1`` messages, ``(p - 1) / p`` of the
+    bytes on each link.
     """
-    nb = as_real_array("nbytes", nbytes, minimum=0)
-    half_latency, bandwidth = fit_alpha_beta(nb / 2, n, seconds, "ring")
-    return 2 * half_latency, bandwidth
+    p = np.ravel(as_real_array("n", n, minimum=2, integer=True))
+    return fit_alpha_beta(nbytes, seconds, latency_terms=p - 1, byte_terms=(p - 1) / p)
 
 
-def broadcast_time(nbytes: object, n: object, bandwidth: object,
-                   latency: object) -> float | np.ndarray:
+def broadcast_time(nbytes: RealLike, n: RealLike, bandwidth: RealLike,
+                   latency: RealLike) -> float | np.ndarray:
     """Binomial-tree broadcast of ``nbytes`` bytes: ``ceil(lg p) (alpha + nbytes beta)`` s."""
     nb = as_real_array("nbytes", nbytes, minimum=0)
     p = as_real_array("n", n, minimum=1, integer=True)
@@ -79,8 +79,8 @@ def broadcast_time(nbytes: object, n: object, bandwidth: object,
     return scalar_or_array(np.ceil(np.log2(p)) * (lat + nb / bw))
 
 
-def fc_comm_bytes(strategy: str, batch: object, n_in: object, n_out: object,
-                  bytes_per_value: object = 4) -> dict[str, float | np.ndarray]:
+def fc_comm_bytes(strategy: str, batch: RealLike, n_in: RealLike, n_out: RealLike,
+                  bytes_per_value: RealLike = 4) -> dict[str, float | np.ndarray]:
     """Bytes that one training step of an (n_in x n_out) layer communicates.
 
     * ``"data"``: all-reduce of the weight gradient, ``n_in * n_out`` values (bias
@@ -108,8 +108,8 @@ def fc_comm_bytes(strategy: str, batch: object, n_in: object, n_out: object,
     return {"allreduce": scalar_or_array(allreduce), "allgather": scalar_or_array(allgather)}
 
 
-def fc_comm_time(strategy: str, batch: object, n_in: object, n_out: object, n_gpus: object,
-                 bandwidth: object, latency: object, *, bytes_per_value: object = 4,
+def fc_comm_time(strategy: str, batch: RealLike, n_in: RealLike, n_out: RealLike, n_gpus: RealLike,
+                 bandwidth: RealLike, latency: RealLike, *, bytes_per_value: RealLike = 4,
                  algorithm: str = "ring") -> float | np.ndarray:
     """Seconds one training step of an (n_in x n_out) layer spends in collectives.
 
@@ -127,13 +127,16 @@ def fc_comm_time(strategy: str, batch: object, n_in: object, n_out: object, n_gp
     No overlap with computation is assumed; a collective of 0 bytes costs nothing.
     """
     check_choice("algorithm", algorithm, ALGORITHMS)
+    n_gpus = as_real_array("n_gpus", n_gpus, minimum=1, integer=True)
     nbytes = fc_comm_bytes(strategy, batch, n_in, n_out, bytes_per_value)
     ar = np.asarray(allreduce_time(nbytes["allreduce"], n_gpus, bandwidth, latency, algorithm))
     ag = np.asarray(allgather_time(nbytes["allgather"], n_gpus, bandwidth, latency))
     return scalar_or_array(ar + np.where(np.asarray(nbytes["allgather"]) > 0, ag, 0.0))
 
 
-def crossover_batch(n_in: object, n_out: object, strategy: str = "column") -> float | np.ndarray:
+def crossover_batch(
+    n_in: RealLike, n_out: RealLike, strategy: str = "column"
+) -> float | np.ndarray:
     """Batch size at which ``strategy`` moves as many bytes as data parallelism.
 
     Bandwidth terms of ring collectives (latency ignored; the factor (p-1)/p cancels):
@@ -165,9 +168,9 @@ def unhidden_time(transfer: Sequence[float], hidden_under: Sequence[float]) -> f
     return float(np.maximum(t - c, 0.0).sum())
 
 
-def hybrid_step_time(t_total: object, t_fc: object, t_fc_parallel: object,
-                     n_sub_batches: object, conv_penalty: object = 0.0,
-                     fc_penalty: object = 0.0) -> float | np.ndarray:
+def hybrid_step_time(t_total: RealLike, t_fc: RealLike, t_fc_parallel: RealLike,
+                     n_sub_batches: RealLike, conv_penalty: RealLike = 0.0,
+                     fc_penalty: RealLike = 0.0) -> float | np.ndarray:
     """One GPU's time for a hybrid step (any one time unit), the 8-bit paper's model:
 
     ``(t_total - t_fc) + conv_penalty + n_sub_batches * t_fc_parallel + fc_penalty``.
@@ -190,7 +193,7 @@ def hybrid_step_time(t_total: object, t_fc: object, t_fc_parallel: object,
     return scalar_or_array(tt - tf + pc + k * tp + pf)
 
 
-def speedup(n_gpus: object, t_single: object, t_step: object) -> float | np.ndarray:
+def speedup(n_gpus: RealLike, t_single: RealLike, t_step: RealLike) -> float | np.ndarray:
     """``n_gpus * t_single / t_step``: n_gpus single-GPU steps' work over one parallel
     step's time (both in one time unit)."""
     n = as_real_array("n_gpus", n_gpus, minimum=1, integer=True)

@@ -17,20 +17,22 @@ Two models, both the step-time model of
 
 Where the paper's printed figures disagree with the arithmetic of its own terms this
 module computes the terms, and the chapter shows printed and computed side by side
-(see :data:`PRINTED` and ``/work/shared/reference/parallelism.md`` section 3.9).
+(see :data:`PRINTED`).
+
+Used in: :doc:`/notebooks/mp_speedup_model`, :doc:`/notebooks/mp_pipeline_memory`,
+:doc:`/notebooks/mgpu_hardware`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..validate import check_choice, check_int, check_number
-from .costs import message_time
+from ..core.alphabeta import message_time
+from ..core.checks import check_choice, check_int, check_number
 from .memory import Layer, conv_layer, fc_layer
 from .mp_costs import hybrid_step_time, speedup, unhidden_time
 
 __all__ = [
-    "PAPER_URL",
     "LayerTimes",
     "TABLE3_SYNC_MS",
     "TABLE3_TRANSFER_MIB",
@@ -54,7 +56,6 @@ __all__ = [
     "table3_transfer_mib",
 ]
 
-PAPER_URL = "https://arxiv.org/abs/1511.04561"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ between stages. :func:`gpipe_order` and :func:`one_f_one_b_order` (PipeDream-Flu
 "one forward, one backward" order, Narayanan et al. 2021,
 https://arxiv.org/abs/2104.04473) give the orders. Times are in any one unit
 (milliseconds in the chapter).
+
+Used in: :doc:`/notebooks/mp_pipeline_memory`.
 """
 
 from __future__ import annotations
@@ -24,8 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..validate import check_int, check_number
-from ._arrays import as_real_array, scalar_or_array
+from ..core.checks import RealLike, as_real_array, check_int, check_number, scalar_or_array
 
 __all__ = [
     "Task",
@@ -197,7 +198,7 @@ def one_f_one_b_schedule(n_stages: int, n_micro_batches: int,
                     transfer_time)
 
 
-def bubble_fraction(n_stages: object, n_micro_batches: object) -> float | np.ndarray:
+def bubble_fraction(n_stages: RealLike, n_micro_batches: RealLike) -> float | np.ndarray:
     """GPipe's bubble with equal stage times and free transfers: ``(S-1) / (M+S-1)``.
 
     Accepts arrays (broadcast together).

@@ -23,6 +23,8 @@ step S on the first attempt (``TORCHELASTIC_RESTART_COUNT`` = 0); torchrun resta
 ranks and they resume from the checkpoint.
 
 Rank 0 writes a JSON summary (``--out``) and the final weights (``--weights``).
+
+Used in: :doc:`/notebooks/dp_real_runs`, :doc:`/notebooks/dp_compression`.
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from ..core.launch import init_distributed
+
 __all__ = [
-    "init_distributed",
     "load_digits_split",
     "make_model",
     "global_batches",
@@ -47,40 +50,8 @@ __all__ = [
     "full_batch_gradient",
     "train",
     "main",
+    "train_worker",
 ]
-
-
-def init_distributed(backend: str | None = None) -> tuple[str, torch.device]:
-    """Initialise the default process group from torchrun's environment variables.
-
-    Picks NCCL and ``cuda:LOCAL_RANK`` when CUDA has a GPU for every local process,
-    otherwise gloo on the CPU. Without torchrun's variables it starts a 1-process group.
-    Returns ``(backend, device)``.
-    """
-    if "RANK" not in os.environ:  # plain `python -m ...`: a world of one
-        os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", LOCAL_WORLD_SIZE="1")
-        os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
-        os.environ.setdefault("MASTER_PORT", str(29400 + os.getpid() % 1000))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-    if backend is None:
-        gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        backend = "nccl" if gpus >= local_world and dist.is_nccl_available() else "gloo"
-    if backend not in ("gloo", "nccl"):
-        raise ValueError(f"backend must be 'gloo' or 'nccl', got {backend!r}")
-    device = torch.device("cpu")
-    if backend == "nccl":
-        device = torch.device("cuda", local_rank)
-        torch.cuda.set_device(device)
-    if not dist.is_initialized():
-        rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-        store, _, _ = next(dist.rendezvous("env://", rank, world))
-        # After a restart the rendezvous store may still hold the dead attempt's keys:
-        # give every attempt its own key prefix.
-        attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
-        store = dist.PrefixStore(f"course_utils/attempt{attempt}/", store)
-        dist.init_process_group(backend=backend, store=store, rank=rank, world_size=world)
-    return backend, device
 
 
 def load_digits_split(
@@ -256,6 +227,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> dict:
     """Entry point for ``python -m course_utils.parallel.train_ddp`` (under torchrun or not)."""
     return train(parse_args(argv))
+
+
+def train_worker(argv: Sequence[str]) -> None:
+    """Run :func:`main` with ``argv``: the worker body for
+    :func:`course_utils.core.launch.run_local` (which forks it as torchrun would start it)."""
+    main(list(argv))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ Definitions (standard; e.g. Smith, *The Scientist and Engineer's Guide to DSP*, 
 linear convolution ``(a * b)[n] = sum_m a[m] b[n - m]``; circular convolution of length
 N takes ``n - m`` modulo N; cross-correlation ``(a ⋆ b)[n] = sum_m a[m + n] b[m]``, a
 convolution with b reversed.
+
+Used in: :doc:`/notebooks/conv_1_mixing`, :doc:`/notebooks/conv_2_fourier`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ import numpy as np
 import scipy.fft
 import scipy.signal
 
-from .validate import check_array, check_choice, check_int, check_number
+from ..core.checks import (
+    RealLike,
+    as_real_array,
+    check_array,
+    check_choice,
+    check_int,
+    check_number,
+)
 
 __all__ = [
     "sample_image",
@@ -53,7 +62,28 @@ def _real_array(name: str, value: object, ndims: tuple[int, ...] = (1, 2)) -> np
         raise TypeError(f"{name} must be a real (float or int) array, got {value.dtype}")
     if value.size == 0:
         raise ValueError(f"{name} must not be empty")
+    if not np.isfinite(value).all():
+        raise ValueError(f"{name} must be finite: it holds "
+                         f"{np.count_nonzero(~np.isfinite(value))} NaN or infinite values")
     return np.asarray(value, dtype=np.float64)
+
+
+def _ar_coefficients(phi: RealLike) -> np.ndarray:
+    """``phi`` as a 1-D float array of a *stationary* AR model, or a ValueError.
+
+    Stationary: every root of ``z^p - phi_1 z^(p-1) - ... - phi_p`` lies inside the unit
+    circle. Otherwise the recursion grows without bound (``phi = [2]`` doubles each step).
+    """
+    phi = as_real_array("phi", phi)
+    if phi.ndim > 1 or phi.size == 0:
+        raise ValueError(f"phi must be a number or a 1-D sequence of them, got shape {phi.shape}")
+    phi = np.atleast_1d(phi)
+    largest = float(np.max(np.abs(np.roots(np.concatenate([[1.0], -phi]))), initial=0.0))
+    if largest >= 1.0:
+        raise ValueError("phi must describe a stationary AR process (every root of z^p - "
+                         f"phi_1 z^(p-1) - ... - phi_p inside the unit circle), got largest "
+                         f"|root| = {largest:.3g}")
+    return phi
 
 
 def sample_image() -> np.ndarray:
@@ -228,22 +258,25 @@ def ma_process(noise: np.ndarray, theta, mu: float = 0.0) -> np.ndarray:
     return check_number("mu", mu) + np.convolve(noise, kernel)[: noise.size]
 
 
-def ar_process(noise: np.ndarray, phi, c: float = 0.0) -> np.ndarray:
+def ar_process(noise: np.ndarray, phi: RealLike, c: float = 0.0) -> np.ndarray:
     """AR(p): ``X_t = c + sum_i phi_i X_{t-i} + e_t``, started from zeros.
 
     A recursive (infinite impulse response) filter: ``scipy.signal.lfilter([1],
     [1, -phi_1, ..., -phi_p], c + e)``.
     """
     noise = _real_array("noise", noise, (1,))
-    phi = np.atleast_1d(np.asarray(phi, dtype=np.float64))
+    phi = _ar_coefficients(phi)
     return scipy.signal.lfilter([1.0], np.concatenate([[1.0], -phi]), check_number("c", c) + noise)
 
 
-def ar_predict(x: np.ndarray, phi, c: float = 0.0) -> np.ndarray:
+def ar_predict(x: np.ndarray, phi: RealLike, c: float = 0.0) -> np.ndarray:
     """One-step predictions ``c + sum_i phi_i x_{t-i}``: a causal convolution of the past
     with the kernel (0, phi_1, ..., phi_p); the first p use zeros for missing values."""
     x = _real_array("x", x, (1,))
-    phi = np.atleast_1d(np.asarray(phi, dtype=np.float64))
+    phi = as_real_array("phi", phi)
+    if phi.ndim > 1 or phi.size == 0:
+        raise ValueError(f"phi must be a number or a 1-D sequence of them, got shape {phi.shape}")
+    phi = np.atleast_1d(phi)
     return check_number("c", c) + np.convolve(x, np.concatenate([[0.0], phi]))[: x.size]
 
 
@@ -254,11 +287,15 @@ def fit_ar(x: np.ndarray, p: int) -> tuple[np.ndarray, float]:
     p = check_int("p", p, minimum=1, maximum=max(1, x.size // 2))
     lags = np.column_stack([x[p - i : x.size - i] for i in range(1, p + 1)])
     design = np.column_stack([lags, np.ones(len(lags))])
-    coef, *_ = np.linalg.lstsq(design, x[p:], rcond=None)
+    coef, _, rank, _ = np.linalg.lstsq(design, x[p:], rcond=None)
+    if rank < p + 1:
+        raise ValueError(f"x does not determine an AR({p}) fit: its lagged values are linearly "
+                         "dependent (a constant or too regular series); use a varying series "
+                         "or a smaller p")
     return coef[:p], float(coef[p])
 
 
-def ar_impulse_response(phi, n: int) -> np.ndarray:
+def ar_impulse_response(phi: RealLike, n: int) -> np.ndarray:
     """First ``n`` weights psi of ``X_t = sum_j psi_j e_{t-j}`` (the AR model written as
     an infinitely long moving average, i.e. one long convolution kernel)."""
     n = check_int("n", n, minimum=1)

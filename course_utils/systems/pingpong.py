@@ -1,31 +1,108 @@
-"""Ping-pong between two processes: the worker that ``mpiexec`` or ``torchrun`` starts.
+"""Ping-pong between two processes: the launchers, the worker, and the fitted result.
 
-Run it as one process per rank::
+Chapter 1, ``notebooks/mgpu_measure`` ("Measuring the links"). :func:`mpi_pingpong`
+and :func:`torch_pingpong` launch this module as a worker under ``mpiexec`` (mpi4py +
+MPICH) or ``torchrun`` (gloo); run it by hand as one process per rank::
 
-    mpiexec -n 2 python -m course_utils.pingpong --engine mpi
-    torchrun --standalone --nproc-per-node 2 -m course_utils.pingpong --engine torch
+    mpiexec -n 2 python -m course_utils.systems.pingpong --engine mpi
+    torchrun --standalone --nproc-per-node 2 -m course_utils.systems.pingpong --engine torch
 
 Rank 0 sends a message of ``n`` bytes to rank 1, which sends it straight back; half the
 round-trip time is the one-way time of an ``n``-byte message. For each size the
 round trip is timed with the same loop as the all-reduce benchmark of the
 data-parallelism chapter (warm-up, barrier, a repeat count calibrated so one run lasts
 about 5 ms, the slowest rank's time) and the fastest of ``repeats`` runs is kept.
-Rank 0 prints one result line (:func:`course_utils.measure.emit`) with the sizes
-(bytes) and one-way times (seconds); :func:`course_utils.measure.mpi_pingpong` and
-:func:`~course_utils.measure.torch_pingpong` launch this module and parse that line.
+Rank 0 prints one result line (:func:`course_utils.core.measure.emit`) with the sizes
+(bytes) and one-way times (seconds), which the launchers parse into a
+:class:`PingPongResult`.
+
+Used in: :doc:`/notebooks/mgpu_measure`.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from .measure import emit
-from .parallel.measure import time_allreduce as time_calls
+from ..core.alphabeta import AlphaBeta, fit_alpha_beta
+from ..core.checks import check_int
+from ..core.launch import launch
+from ..core.measure import CopyMeasurement, emit, time_calls
 
-__all__ = ["pingpong_times", "main"]
+__all__ = [
+    "PingPongResult",
+    "default_pingpong_sizes",
+    "mpi_pingpong",
+    "torch_pingpong",
+    "pingpong_times",
+    "main",
+]
+
+
+@dataclass(frozen=True)
+class PingPongResult:
+    """One ping-pong curve: ``measurements[i].seconds`` is the one-way time of a message."""
+
+    engine: str
+    nprocs: int
+    measurements: tuple[CopyMeasurement, ...]
+
+    @property
+    def nbytes(self) -> np.ndarray:
+        """Message sizes in bytes."""
+        return np.array([m.nbytes for m in self.measurements])
+
+    @property
+    def seconds(self) -> np.ndarray:
+        """One-way times in seconds."""
+        return np.array([m.seconds for m in self.measurements])
+
+    def fit(self) -> AlphaBeta:
+        """The alpha-beta model fitted to this curve (:func:`~course_utils.core.fit_alpha_beta`)."""
+        return fit_alpha_beta(self.nbytes, self.seconds)
+
+
+def default_pingpong_sizes() -> list[int]:
+    """Message sizes from 1 byte to 4 MiB, a factor of 4 apart (bytes)."""
+    return [4**k for k in range(12)]
+
+
+def _pingpong(engine: str, sizes: list[int] | None, repeats: int, timeout: float) -> PingPongResult:
+    sizes = default_pingpong_sizes() if sizes is None else list(sizes)
+    if not sizes:
+        raise ValueError("sizes must contain at least one message size in bytes")
+    sizes = [check_int("sizes[i]", n, minimum=1) for n in sizes]
+    repeats = check_int("repeats", repeats, minimum=1)
+    (result,) = launch(engine, __name__, ["--engine", engine, "--repeats", str(repeats),
+                                          "--sizes", *map(str, sizes)],
+                       nprocs=2, timeout=timeout)
+    return PingPongResult(
+        engine="MPI (MPICH)" if engine == "mpi" else "torch.distributed (gloo)",
+        nprocs=2,
+        measurements=tuple(CopyMeasurement(n, t) for n, t in zip(result["nbytes"],
+                                                                  result["seconds"], strict=True)),
+    )
+
+
+def mpi_pingpong(sizes: list[int] | None = None, *, repeats: int = 7,
+                 timeout: float = 120.0) -> PingPongResult:
+    """One-way message times between 2 MPI processes on this machine (mpi4py + MPICH).
+
+    Args:
+        sizes: message sizes in bytes (default :func:`default_pingpong_sizes`).
+        repeats: timing runs per size; the fastest is kept.
+        timeout: seconds before the run is killed.
+    """
+    return _pingpong("mpi", sizes, repeats, timeout)
+
+
+def torch_pingpong(sizes: list[int] | None = None, *, repeats: int = 7,
+                   timeout: float = 120.0) -> PingPongResult:
+    """As :func:`mpi_pingpong`, with torch.distributed (gloo) processes started by torchrun."""
+    return _pingpong("torch", sizes, repeats, timeout)
 
 
 def pingpong_times(
@@ -42,7 +119,7 @@ def pingpong_times(
     """One-way seconds per message size: half the fastest round-trip time (engine-neutral).
 
     ``round_trip(buf)`` sends ``buf`` to the peer and receives it back (rank 0) or the
-    reverse (rank 1); the timing loop is :func:`course_utils.parallel.measure.time_allreduce`
+    reverse (rank 1); the timing loop is :func:`course_utils.core.measure.time_calls`
     (barrier, calibrated repeat count agreed by all ranks, slowest rank's time, runs of
     all sizes interleaved). The fastest of ``repeats`` runs is kept: on a shared machine
     the slower runs measure the other programs, not the link.
@@ -80,7 +157,7 @@ def _time_torch(sizes: list[int], repeats: int) -> list[float]:
     import torch
     import torch.distributed as dist
 
-    from .parallel.train_ddp import init_distributed
+    from ..core.launch import init_distributed
 
     init_distributed("gloo")  # CPU tensors: this measures the host's loopback path
     rank = dist.get_rank()

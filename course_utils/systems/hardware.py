@@ -1,13 +1,16 @@
 """The hardware catalogue: GPUs, links and supercomputer networks 2012-2026, as data.
 
 Every figure lives in a CSV file in ``course_utils/data/`` with its source URL and a
-provenance tag (see ``/work/shared/reference/README.md``):
+provenance tag: ``stated`` (the source says it), ``inferred`` (derived from what it
+says) or ``external`` (a source beyond the blog posts and the paper). Chapter 1
+(``notebooks/mgpu_hardware``, ``mgpu_measure``); also the convolution roofline
+(chapter 4) and the brain timeline (chapter 5). Files:
 
 * ``gpus.csv``: peak FP32 and tensor FLOP/s, memory size and bandwidth, links, power;
 * ``links.csv``: PCIe generations, NVLink generations, Ethernet and InfiniBand;
 * ``systems.csv``: node injection bandwidth of supercomputers 2013-2026;
 * ``prices.csv`` and ``platforms.csv``: GPU prices and host CPUs (PCIe lanes), used by
-  :mod:`course_utils.build_planner`; found for this course, not in the reference file.
+  :mod:`course_utils.parallel.build_planner`; found for this course, not in the posts.
 
 Units: bandwidth in bytes/s (the CSV files hold GB/s = 10^9 B/s), FLOP/s, seconds,
 watts. Link bandwidths are **per direction**; NVLink's published figures are
@@ -16,6 +19,10 @@ bidirectional totals and the catalogue stores half of them.
 This module also holds the small calculators built on the catalogue: PCIe bandwidth
 from the signalling rate, transfer time over a link, and growth rates (doubling
 times) of a quantity over the years.
+
+Used in: :doc:`/notebooks/mgpu_hardware`, :doc:`/notebooks/mgpu_measure`,
+:doc:`/notebooks/dp_communication`, :doc:`/notebooks/mp_pipeline_memory`,
+:doc:`/notebooks/conv_3_cuda`, :doc:`/notebooks/brain_timeline`.
 """
 
 from __future__ import annotations
@@ -27,8 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .parallel.costs import message_time
-from .validate import check_choice, check_int, check_number, check_series
+from ..core.alphabeta import message_time
+from ..core.checks import check_choice, check_int, check_number, check_series
 
 __all__ = [
     "DATA_DIR",
@@ -43,16 +50,19 @@ __all__ = [
     "systems",
     "read_table",
     "PCIE_SIGNALLING",
+    "pcie_link_name",
+    "pcie_generation",
     "pcie_bandwidth",
     "transfer_time",
     "Growth",
     "growth",
 ]
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"  # course_utils/data
 
-#: Provenance tags a catalogue row may carry (README.md of the reference folder, plus
-#: "external, not in reference" for figures found for this course).
+#: Provenance tags a catalogue row may carry: "stated" (the source says it), "inferred"
+#: (derived from it), "external" (beyond the posts and the paper; "re-check" where sources
+#: disagree) and "external, not in reference" (found for this course alone).
 TAGS = ("stated", "inferred", "external", "external, re-check", "external, not in reference")
 
 GB = 1e9  # bytes per GB (decimal, as in every datasheet)
@@ -222,9 +232,12 @@ def gpu(name: str) -> GPU:
     return gpus()[name]
 
 
-def link(name: str) -> Link:
-    """The catalogue entry for link ``name`` (e.g. ``"pcie3"``, ``"ib_fdr"``, ``"nvlink4"``)."""
-    check_choice("name", name, tuple(links()))
+def link(name: str, *, param: str = "name") -> Link:
+    """The catalogue entry for link ``name`` (e.g. ``"pcie3"``, ``"ib_fdr"``, ``"nvlink4"``).
+
+    ``param`` is the parameter name an error message uses (a caller's own name for it).
+    """
+    check_choice(param, name, tuple(links()))
     return links()[name]
 
 
@@ -241,6 +254,24 @@ PCIE_SIGNALLING = {
 }
 
 
+def pcie_link_name(generation: str) -> str:
+    """The catalogue name of a PCIe generation's x16 link: ``"3.0"`` -> ``"pcie3"``."""
+    check_choice("generation", generation, tuple(PCIE_SIGNALLING))
+    return "pcie" + generation.split(".")[0]
+
+
+def pcie_generation(link_name: str) -> str:
+    """The PCIe generation of a catalogue link name: ``"pcie3"`` -> ``"3.0"``.
+
+    The one place that reads a generation from a name (the inverse of
+    :func:`pcie_link_name`); ``links.csv`` and ``platforms.csv`` both name PCIe links so.
+    """
+    if not isinstance(link_name, str) or not link_name.startswith("pcie"):
+        raise ValueError(f"link_name must be a PCIe link name such as 'pcie3', got {link_name!r}")
+    generation = link_name[len("pcie"):] + ".0"
+    return check_choice("link_name's generation", generation, tuple(PCIE_SIGNALLING))
+
+
 def pcie_bandwidth(generation: str, lanes: int = 16) -> float:
     """Peak PCIe bandwidth in bytes/s per direction: GT/s x lanes x line code / 8.
 
@@ -254,7 +285,7 @@ def pcie_bandwidth(generation: str, lanes: int = 16) -> float:
         raise ValueError(f"lanes must be one of (1, 2, 4, 8, 16), got {lanes}")
     rate, code = PCIE_SIGNALLING[generation]
     if code is None:  # FLIT mode: scale the tabulated x16 figure
-        return link("pcie" + generation[0]).bandwidth * lanes / 16
+        return link(pcie_link_name(generation)).bandwidth * lanes / 16
     return rate * 1e9 * lanes * code / 8
 
 
@@ -277,10 +308,10 @@ def transfer_time(
         efficiency: fraction of the peak bandwidth achieved, in (0, 1].
     """
     nbytes = check_number("nbytes", nbytes, minimum=0)
-    lk = link(link_name)
+    lk = link(link_name, param="link_name")
     efficiency = check_number("efficiency", efficiency, minimum=0, maximum=1, strict_minimum=True)
     if lk.kind == "pcie":
-        bandwidth = pcie_bandwidth(lk.name[-1] + ".0", lanes)
+        bandwidth = pcie_bandwidth(pcie_generation(lk.name), lanes)
     elif lanes != 16:
         raise ValueError(f"lanes applies to PCIe links only, got lanes={lanes} for {link_name!r}")
     else:

@@ -11,6 +11,11 @@
 
 Sliders and buttons must be pre-computed (Plotly ``steps``/``frames``), because the
 static page has no Python behind it.
+
+Used in: :doc:`/notebooks/mgpu_hardware`, :doc:`/notebooks/dp_communication`,
+:doc:`/notebooks/mp_speedup_model`, :doc:`/notebooks/mp_pipeline_memory`,
+:doc:`/notebooks/conv_1_mixing`, :doc:`/notebooks/conv_2_fourier`,
+:doc:`/notebooks/conv_3_cuda`, :doc:`/notebooks/brain_timeline`.
 """
 
 from __future__ import annotations

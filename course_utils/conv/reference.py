@@ -1,7 +1,9 @@
-"""2-D convolution as deep learning uses it: reference, sizes, costs, and the dispatcher.
+"""2-D convolution as deep learning uses it: the NumPy reference, sizes and costs.
 
-:func:`conv2d` computes what ``torch.nn.functional.conv2d`` computes, a batched 2-D
-**cross-correlation** (no kernel flip) with stride and zero padding::
+Chapter 4 (``notebooks/conv_1_mixing``, ``conv_2_fourier``, ``conv_3_cuda``), and the
+brain chapter's FLOP counts (``notebooks/brain_estimate``).
+:func:`course_utils.conv.conv2d` computes what ``torch.nn.functional.conv2d``
+computes, a batched 2-D **cross-correlation** (no kernel flip) with stride and zero padding::
 
     out[n, k, p, q] = sum_{c, r, s} x[n, c, p*stride + r - padding, q*stride + s - padding]
                                     * w[k, c, r, s]
@@ -22,48 +24,46 @@ rounding), and ``tests/unit/test_conv.py`` checks each against torch:
 ``fft``             CUDA step 5: FFT convolution with a radix-2 FFT kernel
 ==================  ===================================================================
 
-The CUDA methods live in :mod:`course_utils.conv_kernels` (imported on first use, so
-importing this module never starts Numba). Also here: output sizes, FLOP and byte counts,
-the roofline bound (GPU figures from :mod:`course_utils.hardware`), and Winograd's
-multiply counts.
+The CUDA methods live in :mod:`course_utils.conv.kernels`,
+:mod:`~course_utils.conv.fft_kernels` and :mod:`~course_utils.conv.device_conv`, which
+import this module; this module never imports them, so importing it never starts
+Numba (:func:`course_utils.conv.conv2d` imports them on first use). Also here: output
+sizes and argument checks. FLOP and byte counts, the roofline and Winograd's multiply
+counts are in :mod:`course_utils.conv.costs`.
+
+Used in: :doc:`/notebooks/conv_1_mixing`, :doc:`/notebooks/conv_2_fourier`,
+:doc:`/notebooks/conv_3_cuda`.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from importlib import resources
 
 import numpy as np
 import scipy.fft
 
-from .validate import check_array, check_choice, check_int, check_number
+from ..core.checks import check_array, check_choice, check_int
 
 __all__ = [
     "METHODS",
+    "REFERENCE_METHODS",
     "CUDA_METHODS",
-    "conv2d",
+    "reference_conv2d",
     "check_conv_args",
     "output_length",
     "padding_for",
     "mode_output_length",
     "conv_output_shape",
-    "conv_flops",
-    "conv_min_bytes",
-    "arithmetic_intensity",
-    "attainable_flops",
-    "ROOFLINE_GPUS",
-    "gpu_roofs",
-    "winograd_multiplies",
-    "winograd_layer_multiplies",
-    "winograd_f2x2_3x3",
     "load_benchmark",
 ]
 
 #: Methods that run as Numba CUDA kernels (real GPU or simulator).
 CUDA_METHODS = ("naive", "tiled", "constant", "layer", "fft")
-#: Every method :func:`conv2d` accepts.
-METHODS = ("reference", "reference_fft") + CUDA_METHODS
+#: Methods computed with NumPy (:func:`reference_conv2d`).
+REFERENCE_METHODS = ("reference", "reference_fft")
+#: Every method :func:`course_utils.conv.conv2d` accepts.
+METHODS = REFERENCE_METHODS + CUDA_METHODS
 
 
 # --------------------------------------------------------------------------- sizes
@@ -131,139 +131,8 @@ def _shape4(name: str, shape: object) -> tuple[int, int, int, int]:
     return tuple(check_int(f"{name}[{i}]", v, minimum=1) for i, v in enumerate(shape))
 
 
-# --------------------------------------------------------------------------- costs
-def conv_flops(x_shape, w_shape, *, stride: int = 1, padding: int = 0) -> int:
-    """Floating-point operations of a direct convolution: 2*N*K*C*R*S*P*Q (FLOP).
-
-    One multiply-add counts as 2 FLOP. FFT and Winograd algorithms do fewer; the
-    convention (used by cuDNN benchmarks and this course) is to credit every
-    algorithm with the direct count, so GFLOP/s compare algorithms by speed.
-    """
-    n, k, p, q = conv_output_shape(x_shape, w_shape, stride=stride, padding=padding)
-    _, c, r, s = w_shape
-    return 2 * n * k * c * r * s * p * q
-
-
-def conv_min_bytes(x_shape, w_shape, *, stride: int = 1, padding: int = 0,
-                   itemsize: int = 4) -> int:
-    """Least DRAM traffic: each tensor read or written once, b*(NCHW + KCRS + NKPQ) (bytes)."""
-    itemsize = check_int("itemsize", itemsize, minimum=1)
-    out = conv_output_shape(x_shape, w_shape, stride=stride, padding=padding)
-    return itemsize * (math.prod(x_shape) + math.prod(w_shape) + math.prod(out))
-
-
-def arithmetic_intensity(x_shape, w_shape, *, stride: int = 1, padding: int = 0,
-                         itemsize: int = 4) -> float:
-    """FLOP per byte of least DRAM traffic (FLOP/B): conv_flops / conv_min_bytes."""
-    return (conv_flops(x_shape, w_shape, stride=stride, padding=padding)
-            / conv_min_bytes(x_shape, w_shape, stride=stride, padding=padding,
-                             itemsize=itemsize))
-
-
-def attainable_flops(intensity: float, peak_flops: float, bandwidth: float) -> float:
-    """Roofline bound (FLOP/s): ``min(peak_flops, intensity * bandwidth)``.
-
-    Args:
-        intensity: arithmetic intensity (FLOP/B).
-        peak_flops: compute roof (FLOP/s).
-        bandwidth: memory roof (B/s).
-
-    Williams, Waterman and Patterson 2009, https://doi.org/10.1145/1498765.1498785
-    """
-    intensity = check_number("intensity", intensity, minimum=0.0, strict_minimum=True)
-    peak_flops = check_number("peak_flops", peak_flops, minimum=0.0, strict_minimum=True)
-    bandwidth = check_number("bandwidth", bandwidth, minimum=0.0, strict_minimum=True)
-    return min(peak_flops, intensity * bandwidth)
-
-
-#: GPUs whose rooflines the chapter draws: names in :mod:`course_utils.hardware`.
-ROOFLINE_GPUS = ("GTX 680", "Tesla K40", "V100 SXM2", "T4", "A100 SXM 80GB", "H100 SXM5")
-
-
-def gpu_roofs(names: tuple[str, ...] = ROOFLINE_GPUS) -> dict[str, dict]:
-    """Datasheet roofs per GPU from the hardware catalogue (:mod:`course_utils.hardware`,
-    figures and sources in ``course_utils/data/gpus.csv``).
-
-    Returns ``{name: {"year", "peak_flops" (FP32 FLOP/s, no tensor cores), "bandwidth"
-    (B/s), "ridge_point" (FLOP/B)}}``.
-    """
-    from .hardware import gpu
-
-    out = {}
-    for name in names:
-        g = gpu(name)
-        out[name] = {"year": g.year, "peak_flops": g.fp32_flops, "bandwidth": g.memory_bandwidth,
-                     "ridge_point": g.fp32_flops / g.memory_bandwidth}
-    return out
-
-
-# --------------------------------------------------------------------------- Winograd
-def winograd_multiplies(m: int, r: int) -> dict[str, float]:
-    """Multiplies for one m x m output tile of an r x r filter, one channel pair.
-
-    Direct: m^2 r^2. Winograd's minimal filtering F(m x m, r x r) (Lavin & Gray 2016,
-    https://arxiv.org/abs/1509.09308): (m + r - 1)^2, the size of the transformed tile,
-    since the element-wise product is the only step that multiplies data by filter.
-    Returns ``{"direct", "winograd", "saving"}`` (saving = direct / winograd).
-    """
-    m = check_int("m", m, minimum=1)
-    r = check_int("r", r, minimum=1)
-    direct, wino = m * m * r * r, (m + r - 1) ** 2
-    return {"direct": direct, "winograd": wino, "saving": direct / wino}
-
-
-def winograd_layer_multiplies(x_shape, w_shape, *, m: int = 2, padding: int = 0) -> dict:
-    """Element-wise multiplies of a stride-1 layer, direct vs Winograd F(m x m, r x r).
-
-    Counts the data-times-filter multiplies only: direct N*K*C*P*Q*R*S; Winograd
-    N*K*C*tiles*(m+r-1)^2 with ceil(P/m)*ceil(Q/m) tiles (edge tiles are computed whole).
-    The transforms are additions and multiplications by constants, amortised over
-    K (input), N*tiles (filters) and C (output), and are not counted.
-    """
-    n, k, p, q = conv_output_shape(x_shape, w_shape, padding=padding)
-    _, c, r, s = w_shape
-    if r != s:
-        raise ValueError(f"Winograd counts here assume square filters, got R={r}, S={s}")
-    tiles = math.ceil(p / m) * math.ceil(q / m)
-    direct = n * k * c * p * q * r * s
-    wino = n * k * c * tiles * winograd_multiplies(m, r)["winograd"]
-    return {"direct": direct, "winograd": wino, "saving": direct / wino, "tiles": tiles}
-
-
-# F(2x2, 3x3) transforms, Lavin & Gray 2016, section 4.1 (https://arxiv.org/abs/1509.09308).
-_BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float32)
-_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float32)
-_AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], np.float32)
-
-
-def winograd_f2x2_3x3(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, int]:
-    """Stride-1, unpadded 3x3 conv layer by Winograd F(2x2, 3x3), in NumPy.
-
-    Each 4x4 input tile d (stepping by 2) and 3x3 filter g are transformed,
-    ``V = B^T d B`` and ``U = G g G^T``; the only data-by-filter multiplies are
-    ``M = sum_c U * V`` (16 per tile and channel pair), and ``Y = A^T M A`` gives the
-    2x2 outputs. Returns ``(output, multiplies)``, output as :func:`conv2d` gives it.
-    """
-    x, w = _check_xw(x, w)
-    n, c, h, wd = x.shape
-    k, _, r, s = w.shape
-    if (r, s) != (3, 3):
-        raise ValueError(f"winograd_f2x2_3x3 needs 3x3 filters, got {r}x{s}")
-    p, q = output_length(h, 3), output_length(wd, 3)
-    tp, tq = math.ceil(p / 2), math.ceil(q / 2)
-    xp = np.zeros((n, c, 2 * tp + 2, 2 * tq + 2), np.float32)  # whole tiles at the edge
-    xp[:, :, :h, :wd] = x
-    tiles = np.lib.stride_tricks.sliding_window_view(xp, (4, 4), axis=(2, 3))[:, :, ::2, ::2]
-    v = np.einsum("ij,nctujl,lm->nctuim", _BT, tiles, _BT.T, optimize=True)  # (n,c,tp,tq,4,4)
-    u = np.einsum("ij,kcjl,lm->kcim", _G, w, _G.T, optimize=True)  # (k,c,4,4)
-    m = np.einsum("nctuab,kcab->nktuab", v, u, optimize=True)  # the element-wise stage
-    y = np.einsum("ia,nktuab,bj->nktuij", _AT, m, _AT.T, optimize=True)  # (n,k,tp,tq,2,2)
-    out = y.transpose(0, 1, 2, 4, 3, 5).reshape(n, k, 2 * tp, 2 * tq)[:, :, :p, :q]
-    return np.ascontiguousarray(out, dtype=np.float32), n * k * c * tp * tq * 16
-
-
 # --------------------------------------------------------------------------- reference
-def check_conv_args(x: object, w: object, stride: object, padding: object,
+def check_conv_args(x: np.ndarray, w: np.ndarray, stride: int, padding: int,
                     ) -> tuple[np.ndarray, np.ndarray, int, int, tuple[int, int, int, int]]:
     """Validate :func:`conv2d`'s arguments; return contiguous x, w, stride, padding, out shape.
 
@@ -294,6 +163,10 @@ def _check_xw(x: object, w: object) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"w must have no empty dimension, got shape {w.shape} (K, C, R, S)")
     if x.shape[1] != w.shape[1]:
         raise ValueError(f"x has C={x.shape[1]} channels (axis 1) but w has C={w.shape[1]}")
+    for name, a in (("x", x), ("w", w)):
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name} must be finite: it holds {np.count_nonzero(~np.isfinite(a))} "
+                             "NaN or infinite values")
     return np.ascontiguousarray(x), np.ascontiguousarray(w)
 
 
@@ -361,29 +234,25 @@ def _reference_fft(x, w, stride, padding, out_shape) -> np.ndarray:
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
-def conv2d(x: np.ndarray, w: np.ndarray, *, stride: int = 1, padding: int = 0,
-           method: str = "reference") -> np.ndarray:
-    """Batched 2-D cross-correlation with torch.nn.functional.conv2d's semantics.
+def reference_conv2d(x: np.ndarray, w: np.ndarray, *, stride: int = 1, padding: int = 0,
+                     method: str = "reference") -> np.ndarray:
+    """The NumPy reference of :func:`course_utils.conv.conv2d` (direct or FFT).
 
     Args:
         x: input, float32 NumPy array of shape (N, C, H, W).
         w: filters, float32 NumPy array of shape (K, C, R, S).
         stride: step between output pixels, in input pixels (>= 1).
         padding: zeros added on each side of H and W (>= 0).
-        method: one of :data:`METHODS` (see the module docstring).
+        method: ``"reference"`` (direct) or ``"reference_fft"``.
 
     Returns:
         float32 array of shape (N, K, P, Q), P = (H + 2*padding - R) // stride + 1.
     """
-    method = check_choice("method", method, METHODS)
+    method = check_choice("method", method, REFERENCE_METHODS)
     x, w, stride, padding, out_shape = check_conv_args(x, w, stride, padding)
     if method == "reference":
         return _reference_direct(x, w, stride, padding, out_shape)
-    if method == "reference_fft":
-        return _reference_fft(x, w, stride, padding, out_shape)
-    from . import conv_kernels  # imports numba.cuda (after device selection)
-
-    return conv_kernels.run(method, x, w, stride=stride, padding=padding)
+    return _reference_fft(x, w, stride, padding, out_shape)
 
 
 # --------------------------------------------------------------------------- results

@@ -1,8 +1,9 @@
-"""Numba CUDA kernels for 2-D convolution: five teaching steps, one shared host driver.
+"""Numba CUDA kernels for 2-D convolution, steps 1-4 of five (step 5, FFT, is in
+:mod:`course_utils.conv.fft_kernels`; the host driver in :mod:`course_utils.conv.device_conv`).
 
-All compute ``torch.nn.functional.conv2d`` (cross-correlation); see
-:mod:`course_utils.conv` for the definition and :func:`course_utils.conv.conv2d` for the
-public entry point. The steps:
+Chapter 4, ``notebooks/conv_3_cuda``. All compute ``torch.nn.functional.conv2d``
+(cross-correlation); see :mod:`course_utils.conv.reference` for the definition and
+:func:`course_utils.conv.conv2d` for the public entry point. The steps:
 
 1. ``naive``: one thread per output pixel; every input and filter value comes from
    global memory (R*S loads of each per output).
@@ -33,23 +34,21 @@ Block shapes come in two sizes, :data:`GPU_TILE`/:data:`GPU_GEMM` (for speed on 
 and :data:`SIM_TILE`/:data:`SIM_GEMM` (few threads, for the simulator, which runs each
 CUDA thread as a Python thread); :func:`default_configs` picks by device. Both are the
 same kernels; the tests run both.
+
+Used in: :doc:`/notebooks/conv_3_cuda`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import math
-import sys
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
-from . import device
-from .conv import CUDA_METHODS, check_conv_args
-from .validate import check_choice, check_int
+from ..core import device
+from ..core.checks import check_int
 
 __all__ = [
     "TileConfig",
@@ -60,7 +59,6 @@ __all__ = [
     "SIM_GEMM",
     "CONST_MEMORY_BYTES",
     "SHARED_MEMORY_BYTES",
-    "MAX_FFT_LENGTH",
     "LaunchConfigs",
     "GPU_CONFIGS",
     "SIM_CONFIGS",
@@ -69,11 +67,6 @@ __all__ = [
     "tiled_kernel",
     "constant_kernel",
     "layer_kernel",
-    "fft_kernel",
-    "fft_length",
-    "DeviceConv",
-    "run",
-    "simulator_speedup",
 ]
 
 cuda = device.cuda()  # selects GPU or simulator before numba.cuda is imported
@@ -82,8 +75,6 @@ cuda = device.cuda()  # selects GPU or simulator before numba.cuda is imported
 CONST_MEMORY_BYTES = 64 * 1024
 #: Static shared memory a block may use (bytes).
 SHARED_MEMORY_BYTES = 48 * 1024
-#: Longest FFT the shared-memory FFT kernel handles (two float32 arrays of this length).
-MAX_FFT_LENGTH = 4096
 
 
 @dataclass(frozen=True)
@@ -95,6 +86,13 @@ class TileConfig:
     threads_x: int
     threads_y: int
     rows_per_thread: int
+
+    def __post_init__(self) -> None:
+        for name in ("threads_x", "threads_y", "rows_per_thread"):
+            check_int(name, getattr(self, name), minimum=1)
+        if self.threads_x * self.threads_y > 1024:
+            raise ValueError("threads_x * threads_y must be <= 1024 (CUDA's threads per "
+                             f"block), got {self.threads_x * self.threads_y}")
 
     @property
     def out_tile(self) -> tuple[int, int]:
@@ -126,6 +124,8 @@ class GemmConfig:
         return (self.pixels // self.pixels_per_thread) * (self.channels // self.channels_per_thread)
 
     def __post_init__(self) -> None:
+        for name in ("pixels", "channels", "depth", "pixels_per_thread", "channels_per_thread"):
+            check_int(name, getattr(self, name), minimum=1)
         if self.pixels % self.pixels_per_thread or self.channels % self.channels_per_thread:
             raise ValueError("pixels and channels must be multiples of the per-thread counts")
         t = self.threads
@@ -390,277 +390,3 @@ def layer_kernel(r_size: int, s_size: int, stride: int, padding: int, cfg: GemmC
                         out[img_o, ko, p, q] = acc[i, j]
 
     return layer
-
-
-# --------------------------------------------------------------------------- step 5
-def fft_length(n: int) -> int:
-    """Smallest power of two >= max(n, 2): the radix-2 FFT's length (elements)."""
-    n = check_int("n", n, minimum=1)
-    length = max(2, 1 << (n - 1).bit_length())
-    if length > MAX_FFT_LENGTH:
-        raise ValueError(f"method='fft' handles padded sizes up to {MAX_FFT_LENGTH}, got {n}")
-    return length
-
-
-@cuda.jit(device=True)
-def _bit_reverse(j, bits):
-    rev = 0
-    for _ in range(bits):
-        rev = (rev << 1) | (j & 1)
-        j >>= 1
-    return rev
-
-
-@lru_cache(maxsize=32)
-def fft_kernel(n: int, line_threads: int = 256, block_threads: int = 256):
-    """Radix-2 decimation-in-time FFT of length ``n`` along axis 1 or 2 of a (B, H, W, 2)
-    float32 array (last axis: real, imaginary), in place.
-
-    One block transforms ``lines`` lines held in shared memory: load in bit-reversed
-    order, then log2(n) butterfly stages separated by ``syncthreads``. Arguments
-    (a, axis, inverse); block (threads, lines), grid (ceil(number of lines / lines),).
-    ``threads = min(n/2, line_threads)`` threads share a line's n/2 butterflies per stage;
-    ``lines = max(1, block_threads // threads)``. Returns (kernel, threads, lines).
-    """
-    if n < 2 or n & (n - 1) or n > MAX_FFT_LENGTH:
-        raise ValueError(f"n must be a power of two in [2, {MAX_FFT_LENGTH}], got {n}")
-    bits = n.bit_length() - 1
-    half_n = n // 2
-    threads = min(half_n, line_threads)
-    lines = max(1, block_threads // threads)
-
-    @cuda.jit
-    def fft(a, axis, inverse):
-        re = cuda.shared.array((lines, n), np.float32)
-        im = cuda.shared.array((lines, n), np.float32)
-        t, ly = cuda.threadIdx.x, cuda.threadIdx.y
-        other = a.shape[1] if axis == 2 else a.shape[2]  # lines per plane
-        line = cuda.blockIdx.x * lines + ly
-        b = line // other
-        fixed = line - b * other
-        active = b < a.shape[0]
-        for j in range(t, n, threads):
-            jr = _bit_reverse(j, bits)
-            vr = np.float32(0.0)
-            vi = np.float32(0.0)
-            if active:
-                if axis == 2:
-                    vr, vi = a[b, fixed, j, 0], a[b, fixed, j, 1]
-                else:
-                    vr, vi = a[b, j, fixed, 0], a[b, j, fixed, 1]
-            re[ly, jr] = vr
-            im[ly, jr] = vi
-        cuda.syncthreads()
-        sign = np.float32(1.0) if inverse else np.float32(-1.0)
-        half = 1
-        for _ in range(bits):
-            for u in range(t, half_n, threads):
-                pos = u % half
-                i0 = (u // half) * 2 * half + pos
-                i1 = i0 + half
-                angle = sign * np.float32(math.pi) * np.float32(pos) / np.float32(half)
-                wr, wi = math.cos(angle), math.sin(angle)
-                xr = re[ly, i1] * wr - im[ly, i1] * wi
-                xi = re[ly, i1] * wi + im[ly, i1] * wr
-                ur, ui = re[ly, i0], im[ly, i0]
-                re[ly, i0], im[ly, i0] = ur + xr, ui + xi
-                re[ly, i1], im[ly, i1] = ur - xr, ui - xi
-            cuda.syncthreads()
-            half *= 2
-        scale = np.float32(1.0 / n) if inverse else np.float32(1.0)
-        if active:
-            for j in range(t, n, threads):
-                if axis == 2:
-                    a[b, fixed, j, 0], a[b, fixed, j, 1] = re[ly, j] * scale, im[ly, j] * scale
-                else:
-                    a[b, j, fixed, 0], a[b, j, fixed, 1] = re[ly, j] * scale, im[ly, j] * scale
-
-    return fft, threads, lines
-
-
-# The FFT method's other kernels are element-wise. They use a *grid-stride loop*: thread
-# t handles elements t, t + T, t + 2T, ... (T = threads in the grid), so any grid size
-# covers any array; a GPU launches enough blocks to fill the device, the simulator few.
-@cuda.jit
-def _embed_kernel(src, dst, offset):
-    """dst[b, i, j] = (src[b, i - offset, j - offset], 0), zero outside src: pad + complex."""
-    planes, rows, cols = dst.shape[0], dst.shape[1], dst.shape[2]
-    for idx in range(cuda.grid(1), planes * rows * cols, cuda.gridsize(1)):
-        b = idx // (rows * cols)
-        i = (idx // cols) % rows
-        j = idx % cols
-        si, sj = i - offset, j - offset
-        v = np.float32(0.0)
-        if 0 <= si < src.shape[1] and 0 <= sj < src.shape[2]:
-            v = src[b, si, sj]
-        dst[b, i, j, 0] = v
-        dst[b, i, j, 1] = 0.0
-
-
-@cuda.jit
-def _spectral_mac_kernel(xf, wf, yf, channels, k_out):
-    """yf[n*K + k, u, v] = sum_c xf[n*C + c, u, v] * conj(wf[k*C + c, u, v])."""
-    planes, rows, cols = yf.shape[0], yf.shape[1], yf.shape[2]
-    for idx in range(cuda.grid(1), planes * rows * cols, cuda.gridsize(1)):
-        nk = idx // (rows * cols)
-        u = (idx // cols) % rows
-        v = idx % cols
-        n, k = nk // k_out, nk % k_out
-        sr = np.float32(0.0)
-        si = np.float32(0.0)
-        for c in range(channels):
-            ar, ai = xf[n * channels + c, u, v, 0], xf[n * channels + c, u, v, 1]
-            br, bi = wf[k * channels + c, u, v, 0], wf[k * channels + c, u, v, 1]
-            sr += ar * br + ai * bi  # (ar + i ai)(br - i bi)
-            si += ai * br - ar * bi
-        yf[nk, u, v, 0] = sr
-        yf[nk, u, v, 1] = si
-
-
-@cuda.jit
-def _crop_kernel(yf, out, stride):
-    """out[n, k, p, q] = Re yf[n*K + k, p*stride, q*stride]."""
-    k_out, rows, cols = out.shape[1], out.shape[2], out.shape[3]
-    for idx in range(cuda.grid(1), out.shape[0] * k_out * rows * cols, cuda.gridsize(1)):
-        nk = idx // (rows * cols)
-        p = (idx // cols) % rows
-        q = idx % cols
-        out[nk // k_out, nk % k_out, p, q] = yf[nk, p * stride, q * stride, 0]
-
-
-# --------------------------------------------------------------------------- driver
-@contextlib.contextmanager
-def simulator_speedup(interval: float = 1e-4):
-    """In the simulator, switch Python threads every ``interval`` seconds (default 0.1 ms).
-
-    The simulator runs each CUDA thread as a Python thread and a manager thread that
-    busy-polls for ``syncthreads``; with Python's default 5 ms switch interval every
-    barrier costs milliseconds. A short interval makes sync-heavy kernels (tiled, FFT)
-    several times faster. Restored on exit; does nothing on a GPU.
-    """
-    if not device.device_info().simulated:
-        yield
-        return
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(min(old, interval))
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(old)
-
-
-def _grid(extent: tuple[int, ...], block: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(math.ceil(e / b) for e, b in zip(extent, block, strict=True))
-
-
-class DeviceConv:
-    """One convolution problem on the device: inputs copied once, outputs allocated.
-
-    ``run()`` launches the method's kernels only (what a benchmark times, after
-    ``cuda.synchronize()``); ``result()`` copies the output back. :func:`run` does both.
-    """
-
-    def __init__(self, method: str, x: np.ndarray, w: np.ndarray, *, stride: int = 1,
-                 padding: int = 0, configs: LaunchConfigs | None = None) -> None:
-        self.method = check_choice("method", method, CUDA_METHODS)
-        x, w, stride, padding, out_shape = check_conv_args(x, w, stride, padding)
-        self.cfg = configs or default_configs()
-        if not isinstance(self.cfg, LaunchConfigs):
-            raise TypeError(f"configs must be a LaunchConfigs, got {type(configs).__name__}")
-        self.stride, self.padding, self.out_shape = stride, padding, out_shape
-        self.x_shape, self.w_shape = x.shape, w.shape
-        self.out = cuda.device_array(out_shape, np.float32)
-        n, c, h, wd = x.shape
-        k, _, r, s = w.shape
-        if method in ("naive", "tiled", "constant"):
-            xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-            self.x = cuda.to_device(np.ascontiguousarray(xp))
-            self.w = cuda.to_device(w)
-            if method == "tiled":
-                self.kernel = tiled_kernel(r, s, stride, self.cfg.tile)
-            elif method == "constant":
-                self.kernel = constant_kernel(w, stride, self.cfg.tile)
-        elif method == "layer":
-            self.x = cuda.to_device(x)
-            self.w = cuda.to_device(np.ascontiguousarray(w.reshape(k, c * r * s).T))
-            self.kernel = layer_kernel(r, s, stride, padding, self.cfg.gemm)
-        else:  # fft
-            lh, lw = fft_length(h + 2 * padding), fft_length(wd + 2 * padding)
-            self.x = cuda.to_device(x.reshape(n * c, h, wd))
-            self.w = cuda.to_device(w.reshape(k * c, r, s))
-            self.xf = cuda.device_array((n * c, lh, lw, 2), np.float32)
-            self.wf = cuda.device_array((k * c, lh, lw, 2), np.float32)
-            self.yf = cuda.device_array((n * k, lh, lw, 2), np.float32)
-
-    def run(self) -> None:
-        """Launch the kernels (asynchronous on a GPU)."""
-        with simulator_speedup():
-            getattr(self, f"_run_{self.method}")()
-
-    def result(self) -> np.ndarray:
-        """The output (N, K, P, Q) as a float32 NumPy array (waits for the kernels)."""
-        return self.out.copy_to_host()
-
-    def _planes(self, launch) -> None:
-        n_img, k_out, _, _ = self.out_shape
-        for n in range(n_img):
-            for k in range(k_out):
-                for c in range(self.x_shape[1]):
-                    launch(n, k, c, c > 0)
-
-    def _run_naive(self) -> None:
-        p, q = self.out_shape[2:]
-        grid = _grid((q, p), self.cfg.naive_block)
-        self._planes(lambda n, k, c, acc: naive_kernel[grid, self.cfg.naive_block](
-            self.x[n, c], self.w[k, c], self.out[n, k], self.stride, acc))
-
-    def _tile_launch(self) -> tuple[tuple[int, int], tuple[int, int]]:
-        oh, ow = self.cfg.tile.out_tile
-        p, q = self.out_shape[2:]
-        tile = self.cfg.tile
-        return (math.ceil(q / ow), math.ceil(p / oh)), (tile.threads_x, tile.threads_y)
-
-    def _run_tiled(self) -> None:
-        grid, block = self._tile_launch()
-        self._planes(lambda n, k, c, acc: self.kernel[grid, block](
-            self.x[n, c], self.w[k, c], self.out[n, k], acc))
-
-    def _run_constant(self) -> None:
-        grid, block = self._tile_launch()
-        self._planes(lambda n, k, c, acc: self.kernel[grid, block](
-            self.x[n, c], self.out[n, k], k, c, acc))
-
-    def _run_layer(self) -> None:
-        n, k, p, q = self.out_shape
-        grid = (math.ceil(n * p * q / self.cfg.gemm.pixels), math.ceil(k / self.cfg.gemm.channels))
-        self.kernel[grid, (self.cfg.gemm.threads,)](self.x, self.w, self.out)
-
-    def _fft2(self, a, inverse: bool) -> None:
-        planes, lh, lw, _ = a.shape
-        for axis, length, lines_per_plane in ((2, lw, lh), (1, lh, lw)):
-            kernel, threads, lines = fft_kernel(length, self.cfg.fft_line_threads,
-                                                self.cfg.fft_block_threads)
-            grid = (math.ceil(planes * lines_per_plane / lines),)
-            kernel[grid, (threads, lines)](a, axis, inverse)
-
-    def _pointwise(self, kernel, elements: int, *args) -> None:
-        max_blocks, threads = self.cfg.pointwise_grid
-        kernel[min(max_blocks, math.ceil(elements / threads)), threads](*args)
-
-    def _run_fft(self) -> None:
-        n, k, p, q = self.out_shape
-        for src, dst, offset in ((self.x, self.xf, self.padding), (self.w, self.wf, 0)):
-            self._pointwise(_embed_kernel, dst.size // 2, src, dst, offset)
-            self._fft2(dst, inverse=False)
-        self._pointwise(_spectral_mac_kernel, self.yf.size // 2, self.xf, self.wf, self.yf,
-                        self.x_shape[1], k)
-        self._fft2(self.yf, inverse=True)
-        self._pointwise(_crop_kernel, n * k * p * q, self.yf, self.out, self.stride)
-
-
-def run(method: str, x: np.ndarray, w: np.ndarray, *, stride: int = 1, padding: int = 0,
-        configs: LaunchConfigs | None = None) -> np.ndarray:
-    """Run one CUDA method end to end (copy in, launch, copy out); see :class:`DeviceConv`."""
-    conv = DeviceConv(method, x, w, stride=stride, padding=padding, configs=configs)
-    conv.run()
-    return conv.result()

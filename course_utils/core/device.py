@@ -13,6 +13,8 @@ in ``course_utils`` never import ``numba.cuda`` themselves: they call :func:`cud
 which makes the selection first if nobody has. If ``numba.cuda`` was imported
 elsewhere beforehand in a state that contradicts the selection, a ``RuntimeError``
 says how to fix it (restart the kernel and run the setup cell first).
+
+Used in: :doc:`/notebooks/setup`, :doc:`/notebooks/conv_3_cuda`.
 """
 
 from __future__ import annotations
@@ -286,6 +288,20 @@ def cuda() -> ModuleType:
 _SHARED_LOCK = threading.Lock()
 
 
+def _simulator_patchable(kernelapi: ModuleType, shared: type) -> bool:
+    """Whether the simulator has the internals the shared-array fix relies on."""
+    import inspect
+
+    if not all(hasattr(kernelapi, name) for name in ("types", "numpy_support")):
+        return False
+    try:
+        init = inspect.getsource(shared.__init__)
+        params = list(inspect.signature(shared.array).parameters)
+    except (OSError, TypeError, ValueError):
+        return False
+    return "_allocations" in init and params[:4] == ["self", "shape", "dtype", "alignment"]
+
+
 def _make_simulator_shared_arrays_atomic() -> None:
     """Fix a race in Numba's CUDA simulator: make ``cuda.shared.array`` atomic.
 
@@ -304,9 +320,16 @@ def _make_simulator_shared_arrays_atomic() -> None:
     shared = kernelapi.FakeCUDAShared
     if getattr(shared.array, "_atomic", False):
         return
-    if not all(hasattr(kernelapi, name) for name in ("types", "numpy_support")):
-        return  # a simulator whose internals differ: leave it as it is
     original = shared.array
+    if not _simulator_patchable(kernelapi, shared):
+        warnings.warn(
+            "course_utils could not make the CUDA simulator's shared arrays atomic: this "
+            "numba-cuda's simulator internals differ from 0.30 (FakeCUDAShared.array, "
+            "_allocations, kernelapi.types/numpy_support). Kernels that use shared memory "
+            "may then, rarely, read a tile another simulated thread never wrote. Install "
+            "numba-cuda<0.31 (the version course_utils is tested with).",
+            RuntimeWarning, stacklevel=3)
+        return
 
     def array(self, shape, dtype, alignment=None):
         if shape == 0 or alignment is not None:  # dynamic shared memory; errors

@@ -9,14 +9,16 @@ with 2 GPUs in a box, about 7 GB/s with more, because slot pairs share a switch.
 
 :func:`lane_budget` allocates lanes and refuses, with the reason, builds that cannot
 exist (:class:`BuildError`). Bandwidths are peak figures per direction, in bytes/s.
+
+Used in: :doc:`/notebooks/mgpu_hardware`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..core.checks import check_choice, check_int
 from .hardware import PCIE_SIGNALLING, pcie_bandwidth
-from .validate import check_choice, check_int
 
 __all__ = ["BuildError", "Device", "LaneBudget", "lane_budget", "WIDTHS"]
 

@@ -1,4 +1,7 @@
-"""Small reporting helpers for notebooks: versions table and kernel source listing."""
+"""Small reporting helpers for notebooks: versions table and kernel source listing.
+
+Used in: :doc:`/notebooks/setup`, :doc:`/notebooks/conv_3_cuda`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import importlib.metadata
 import inspect
 import os
 import platform
+from collections.abc import Callable
 
 from .device import device_info
 
@@ -43,7 +47,7 @@ def environment_rows() -> list[tuple[str, str]]:
     return rows
 
 
-def kernel_source(kernel: object) -> str:
+def kernel_source(kernel: Callable) -> str:
     """Python source of a ``@cuda.jit`` kernel (real dispatcher or simulator kernel)."""
     func = getattr(kernel, "py_func", None) or getattr(kernel, "fn", None) or kernel
     if not callable(func):

@@ -21,6 +21,8 @@ Electricity price: the only cited figure in the course's sources is the one impl
 by Dettmers' Tianhe-2 numbers (24 MW including cooling, $65,000-$100,000 a day;
 http://timdettmers.com/2015/07/27/brain-vs-deep-learning-singularity/), i.e. about
 $0.11-0.17 per kWh [inferred]. Units: US dollars, watts, seconds, bytes/s, FLOP/s.
+
+Used in: :doc:`/notebooks/mgpu_hardware`.
 """
 
 from __future__ import annotations
@@ -28,11 +30,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from . import hardware as hw
-from .lanes import BuildError, lane_budget
-from .parallel import simulate_data_parallel
-from .parallel.memory import Layer, memory_per_gpu
-from .validate import check_choice, check_int, check_number
+from ..core.checks import check_choice, check_int, check_number
+from ..systems import hardware as hw
+from ..systems.lanes import BuildError, lane_budget
+from .data_parallel import simulate_data_parallel
+from .memory import Layer, memory_per_gpu
 
 __all__ = [
     "TIANHE2_POWER_W",
@@ -169,7 +171,7 @@ def _node_layout(c: Candidate, n_gpus: int) -> tuple[int, float, str, float, lis
         return NVLINK_NODE_GPUS, nv.bandwidth, nv.label, pcie.bandwidth, [
             f"{NVLINK_NODE_GPUS}-GPU NVLink board, one network port per GPU"]
     p = c.platform
-    gen = p["pcie"][-1] + ".0"
+    gen = hw.pcie_generation(p["pcie"])
     lanes, slots = int(p["cpu_lanes"]), int(p["slots"])
     per_node = min(n_gpus, slots - 1)
     while True:  # most GPUs the platform takes beside one network card

@@ -14,15 +14,17 @@ A route is a list of :class:`Stage` objects (a bandwidth and a latency each); a
 :class:`Timeline` says when each stage of each chunk starts and ends. With one chunk
 the stages run one after the other; with several chunks they overlap (a pipeline).
 Units: bytes, seconds, bytes/s per direction.
+
+Used in: :doc:`/notebooks/mgpu_hardware`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..core.alphabeta import message_time
+from ..core.checks import check_int, check_number
 from .hardware import link
-from .parallel.costs import message_time
-from .validate import check_int, check_number
 
 __all__ = ["Stage", "Segment", "Timeline", "timeline", "staged_route", "rdma_route",
            "direct_route", "HOST_COPY_LABEL"]

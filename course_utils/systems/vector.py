@@ -4,6 +4,8 @@ Each function takes NumPy arrays, launches a kernel on whatever
 :func:`course_utils.device.select_device` chose (a real GPU or the simulator) and
 returns a NumPy array. The NumPy expression each kernel must match is given in its
 docstring; ``tests/unit/test_vector.py`` checks them against it.
+
+Used in: :doc:`/notebooks/setup`.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import math
 
 import numpy as np
 
-from . import device
-from .validate import check_array, check_int, check_number
+from ..core import device
+from ..core.checks import check_array, check_int, check_number
 
 __all__ = ["vector_add", "saxpy_2d", "block_map_2d", "launch_config_1d", "launch_config_2d"]
 

@@ -16,6 +16,8 @@ one-process-per-GPU structure:
 The model is softmax regression on scikit-learn's digits (1,797 images, 64 features,
 10 classes), full-batch gradient descent in float64, so all three give the weights of
 :func:`train_reference` (one process, whole batch) up to floating-point summation order.
+
+Used in: :doc:`/notebooks/mgpu_measure`.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ import os
 
 import numpy as np
 
-from .measure import emit
+from ..core.checks import check_int
+from ..core.measure import emit
 
 __all__ = ["load_data", "shard", "local_gradient", "train_reference", "train_mpi",
            "train_torch", "train_one_thread", "accuracy", "main"]
@@ -43,9 +46,10 @@ def load_data() -> tuple[np.ndarray, np.ndarray]:
 
 
 def shard(n: int, rank: int, size: int) -> slice:
-    """Rows this rank owns: every ``size``-th row starting at ``rank``."""
-    if not 0 <= rank < size:
-        raise ValueError(f"rank must be in [0, {size}), got {rank}")
+    """Rows this rank owns: every ``size``-th of ``n`` rows, starting at row ``rank``."""
+    n = check_int("n", n, minimum=0)
+    size = check_int("size", size, minimum=1)
+    rank = check_int("rank", rank, minimum=0, maximum=size - 1)
     return slice(rank, n, size)
 
 
@@ -110,7 +114,7 @@ def train_torch(steps: int = 50, lr: float = 0.5) -> np.ndarray:
     import torch
     import torch.distributed as dist
 
-    from .parallel.train_ddp import init_distributed
+    from ..core.launch import init_distributed
 
     _backend, device = init_distributed()  # NCCL and cuda:LOCAL_RANK with GPUs, else gloo
     try:

@@ -1,4 +1,7 @@
-"""Measure all-reduce time on this machine with torch.distributed (gloo/NCCL) and MPI.
+"""Time all-reduces (torch.distributed gloo/NCCL, and MPI) and dense-layer throughput.
+
+Chapter 2, ``notebooks/dp_communication`` (measured all-reduce and the alpha-beta fit,
+the batch-size efficiency curve).
 
 Method (same for both engines): for each message size, a few warm-up calls, then
 ``repeats`` timed samples. A sample is a barrier followed by one all-reduce (or, with
@@ -11,12 +14,15 @@ contains an interruption. Sizes are bytes of float32 data.
 
 Run it under a launcher; every rank must call it with the same arguments::
 
-    python -m torch.distributed.run --nproc_per_node=2 -m course_utils.parallel.measure \
+    python -m torch.distributed.run --nproc_per_node=2 -m course_utils.parallel.timing \
         --engine torch --out times.json
-    mpiexec -n 2 python -m course_utils.parallel.measure --engine mpi --out times.json
+    mpiexec -n 2 python -m course_utils.parallel.timing --engine mpi --out times.json
 
-Rank 0 writes ``{"engine", "backend", "world_size", "nbytes", "seconds", "min_seconds",
-"all_seconds"}`` as JSON (seconds per all-reduce: medians, minima, every run).
+Rank 0 prints (:func:`course_utils.core.measure.emit`) and, with ``--out``, writes
+``{"engine", "backend", "world_size", "nbytes", "seconds", "min_seconds", "all_seconds"}``
+as JSON (seconds per all-reduce: medians, minima, every run).
+
+Used in: :doc:`/notebooks/dp_communication`.
 """
 
 from __future__ import annotations
@@ -25,15 +31,17 @@ import argparse
 import json
 import math
 import os
-import time
 import timeit
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ..core.checks import check_choice, check_int
+from ..core.launch import ENGINES, init_distributed, launch, run_local
+from ..core.measure import emit, time_calls
+
 __all__ = [
     "default_sizes",
-    "time_allreduce",
     "torch_allreduce_times",
     "mpi_allreduce_times",
     "matmul_throughput",
@@ -45,43 +53,6 @@ __all__ = [
 def default_sizes() -> list[int]:
     """Message sizes in bytes: 4 KiB to 4 MiB, a factor of 4 apart (float32 data)."""
     return [4096 * 4**k for k in range(6)]
-
-
-def time_allreduce(
-    calls: Sequence[Callable[[], None]],
-    barrier: Callable[[], None],
-    slowest: Callable[[float], float],
-    agree: Callable[[int], int],
-    *,
-    repeats: int,
-    warmup: int = 3,
-    min_seconds: float = 0.0,
-) -> list[list[float]]:
-    """Seconds per call for each function in ``calls``, ``repeats`` runs each (engine-neutral).
-
-    The runs are interleaved (size 1, size 2, ..., size 1, size 2, ...), so a slow
-    spell on a shared machine hits every size alike. ``barrier()`` synchronises ranks,
-    ``slowest(t)`` returns the maximum of ``t`` over ranks, ``agree(k)`` returns rank 0's
-    ``k`` on every rank. Returns one list of ``repeats`` times per call.
-    """
-    inners = []
-    for call in calls:
-        for _ in range(warmup):
-            call()
-        barrier()
-        t0 = time.perf_counter()
-        call()
-        one = slowest(time.perf_counter() - t0)
-        inners.append(agree(int(max(1, min(1000, min_seconds / max(one, 1e-7))))))
-    runs: list[list[float]] = [[] for _ in calls]
-    for _ in range(repeats):
-        for call, inner, out in zip(calls, inners, runs, strict=True):
-            barrier()
-            t0 = time.perf_counter()
-            for _ in range(inner):
-                call()
-            out.append(slowest(time.perf_counter() - t0) / inner)
-    return runs
 
 
 def _summarise(runs: list[list[float]]) -> dict[str, list]:
@@ -128,7 +99,7 @@ def torch_allreduce_times(
         return call
 
     calls = [make_call(n) for n in sizes]
-    runs = time_allreduce(
+    runs = time_calls(
         calls, dist.barrier, slowest, agree, repeats=repeats, min_seconds=min_seconds
     )
     return _summarise(runs)
@@ -147,7 +118,7 @@ def mpi_allreduce_times(
         recv = np.empty_like(send)
         return lambda: comm.Allreduce(send, recv, op=MPI.SUM)
 
-    runs = time_allreduce(
+    runs = time_calls(
         [make_call(n) for n in sizes],
         comm.Barrier,
         lambda t: comm.allreduce(t, op=MPI.MAX),
@@ -174,8 +145,6 @@ def matmul_throughput(
     clock stops).
     """
     import torch
-
-    from ..validate import check_int
 
     features = check_int("features", features, minimum=1)
     repeats = check_int("repeats", repeats, minimum=1)
@@ -212,38 +181,21 @@ def measure_allreduce(
     """Launch ``nprocs`` local processes that time all-reduces; return rank 0's result.
 
     ``engine="torch"``: forked workers with torch.distributed (gloo here, NCCL on GPUs),
-    via :func:`course_utils.parallel.launch.run_local`. ``engine="mpi"``: ``mpiexec -n
-    nprocs`` (MPICH's launcher next to this Python, else the one on ``PATH``) running
-    this module with mpi4py.
+    via :func:`course_utils.core.launch.run_local`. ``engine="mpi"``: ``mpiexec -n
+    nprocs`` running this module with mpi4py (:func:`course_utils.core.launch.launch`).
     """
-    import shutil
-    import subprocess
-    import sys
-    import tempfile
-    from pathlib import Path
-
-    from ..validate import check_choice, check_int
-    from .launch import run_local
-
-    check_choice("engine", engine, ("torch", "mpi"))
+    check_choice("engine", engine, ENGINES)
     nprocs = check_int("nprocs", nprocs, minimum=1, maximum=64)
     sizes = list(default_sizes() if sizes is None else sizes)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "times.json"
-        argv = [f"--engine={engine}", f"--repeats={repeats}", f"--out={out}", "--sizes",
-                *map(str, sizes)]  # fmt: skip
-        if engine == "torch":
-            run_local(main, (argv,), nprocs=nprocs, timeout=timeout)
-        else:
-            local = Path(sys.executable).parent / "mpiexec"
-            mpiexec = str(local) if local.exists() else shutil.which("mpiexec")
-            if mpiexec is None:
-                raise RuntimeError("mpiexec not found: install MPICH (pip install mpich)")
-            cmd = [mpiexec, "-n", str(nprocs), sys.executable, "-m", __name__, *argv]
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-            if done.returncode != 0:
-                raise RuntimeError(f"mpiexec failed ({done.returncode}): {done.stderr[-2000:]}")
-        return json.loads(out.read_text())
+    if not sizes:
+        raise ValueError("sizes must contain at least one message size in bytes")
+    sizes = [check_int("sizes[i]", n, minimum=4) for n in sizes]
+    repeats = check_int("repeats", repeats, minimum=1)
+    argv = [f"--engine={engine}", f"--repeats={repeats}", "--sizes", *map(str, sizes)]
+    if engine == "torch":
+        return run_local(main, (argv,), nprocs=nprocs, timeout=timeout)[0]
+    (result,) = launch("mpi", __name__, argv, nprocs=nprocs, timeout=timeout)
+    return result
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
@@ -266,8 +218,6 @@ def main(argv: Sequence[str] | None = None) -> dict:
     else:
         import torch.distributed as dist
 
-        from .train_ddp import init_distributed
-
         backend, _device = init_distributed()
         rank, world = dist.get_rank(), dist.get_world_size()
         times = torch_allreduce_times(
@@ -282,9 +232,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
         **times,
         "host_cpus": os.cpu_count(),
     }
-    if rank == 0 and args.out:
-        with open(args.out, "w") as f:
-            json.dump(result, f)
+    if rank == 0:
+        emit(result)
+        if args.out:
+            with open(args.out, "w") as f:
+                json.dump(result, f)
     return result
 
 

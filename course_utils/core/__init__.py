@@ -1,0 +1,91 @@
+"""course_utils.core: what every chapter shares. Imports no chapter package.
+
+Device selection (real GPU or Numba's CUDA simulator), argument checks, the alpha-beta
+message model and its one fit, measurement (one timing loop, one retry rule, one result
+type), launchers for multi-process runs, interactive figures and environment reports.
+Importing it imports NumPy only: Numba, torch and SciPy are imported where used.
+"""
+
+from .alphabeta import (
+    AlphaBeta,
+    fit_alpha_beta,
+    fit_relative_least_squares,
+    message_time,
+)
+from .checks import (
+    RealLike,
+    as_real_array,
+    check_array,
+    check_choice,
+    check_int,
+    check_number,
+    check_series,
+    scalar_or_array,
+)
+from .device import (
+    DeviceInfo,
+    cuda,
+    device_info,
+    probe_cuda_driver,
+    select_device,
+)
+from .launch import (
+    free_port,
+    init_distributed,
+    launch,
+    mpiexec,
+    mpiexec_path,
+    run_local,
+    torchrun,
+)
+from .measure import (
+    MARKER,
+    CopyMeasurement,
+    emit,
+    measure_until,
+    time_calls,
+)
+from .plots import (
+    InteractiveFigure,
+    interactive,
+)
+from .report import (
+    environment_rows,
+    kernel_source,
+)
+
+__all__ = [
+    "RealLike",
+    "check_number",
+    "check_int",
+    "check_array",
+    "check_choice",
+    "check_series",
+    "as_real_array",
+    "scalar_or_array",
+    "AlphaBeta",
+    "message_time",
+    "fit_alpha_beta",
+    "fit_relative_least_squares",
+    "CopyMeasurement",
+    "time_calls",
+    "measure_until",
+    "MARKER",
+    "emit",
+    "free_port",
+    "init_distributed",
+    "run_local",
+    "torchrun",
+    "mpiexec",
+    "mpiexec_path",
+    "launch",
+    "DeviceInfo",
+    "select_device",
+    "device_info",
+    "cuda",
+    "probe_cuda_driver",
+    "interactive",
+    "InteractiveFigure",
+    "environment_rows",
+    "kernel_source",
+]
