@@ -2,7 +2,13 @@
 
 Layout (each chapter issue extends it):
 
-* ``tests/unit/``       pytest for ``course_utils``: one ``test_<module>.py`` per module.
+* ``tests/unit/``       pytest for ``course_utils``: one ``test_<module>.py`` per module,
+                        in a folder per subpackage (``tests/unit/core/test_checks.py``
+                        tests ``course_utils.core.checks``), plus
+                        ``test_architecture.py`` (import layering, module size, ``__all__``).
+                        Tests that compare a measured time with a bound or a model are
+                        marked ``timing``; they run by default (``-m "not timing"``
+                        leaves them out on an overloaded machine).
 * ``tests/notebooks/``  conventions every notebook must follow (Colab cell, device
                         selection, listed in ``_toc.yml``, no stored outputs). The
                         notebooks themselves run under nbval: ``make test-notebooks``.
@@ -29,3 +35,11 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "course"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "timing: compares a measured time on this machine with a bound or a model (runs by "
+        "default; deselect with -m 'not timing' on an overloaded machine)",
+    )

@@ -184,6 +184,9 @@ def dettmers_estimate(**overrides: float) -> BrainEstimate:
 
 def reconstructions(est: BrainEstimate) -> dict[str, float]:
     """The reconstructions' totals (FLOP/s), by label, for one :class:`BrainEstimate`."""
+    if not isinstance(est, BrainEstimate):
+        raise TypeError(f"est must be a BrainEstimate (from dettmers_estimate), got "
+                        f"{type(est).__name__}")
     return {
         "H1: mean(granule, Purkinje) cost x all neurons": est.h1_flops,
         "H2: Purkinje only, 2 FLOP/MAC, 200 Hz": est.h2_flops,
@@ -234,6 +237,8 @@ def sensitivity(names: Sequence[str] | None = None) -> list[SensitivityBar]:
     ranged = [p.name for p in PARAMETERS if p.low is not None]
     if names is None:
         names = ranged
+    elif isinstance(names, str):
+        raise TypeError(f"names must be a sequence of parameter names, got the string {names!r}")
     bars = []
     for name in names:
         if name not in ranged:

@@ -118,6 +118,7 @@ def winograd_layer_multiplies(x_shape, w_shape, *, m: int = 2, padding: int = 0)
     The transforms are additions and multiplications by constants, amortised over
     K (input), N*tiles (filters) and C (output), and are not counted.
     """
+    m = check_int("m", m, minimum=1)
     n, k, p, q = conv_output_shape(x_shape, w_shape, padding=padding)
     _, c, r, s = w_shape
     if r != s:
@@ -146,7 +147,7 @@ def winograd_f2x2_3x3(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, int]:
     n, c, h, wd = x.shape
     k, _, r, s = w.shape
     if (r, s) != (3, 3):
-        raise ValueError(f"winograd_f2x2_3x3 needs 3x3 filters, got {r}x{s}")
+        raise ValueError(f"w must hold 3x3 filters for winograd_f2x2_3x3, got {r}x{s}")
     p, q = output_length(h, 3), output_length(wd, 3)
     tp, tq = math.ceil(p / 2), math.ceil(q / 2)
     xp = np.zeros((n, c, 2 * tp + 2, 2 * tq + 2), np.float32)  # whole tiles at the edge

@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 from ..core import device
-from ..core.checks import check_choice
+from ..core.checks import check_choice, check_number
 from .fft_kernels import crop_kernel, embed_kernel, fft_kernel, fft_length, spectral_mac_kernel
 from .kernels import (
     LaunchConfigs,
@@ -43,6 +43,7 @@ def simulator_speedup(interval: float = 1e-4):
     barrier costs milliseconds. A short interval makes sync-heavy kernels (tiled, FFT)
     several times faster. Restored on exit; does nothing on a GPU.
     """
+    interval = check_number("interval", interval, minimum=0, strict_minimum=True)
     if not device.device_info().simulated:
         yield
         return

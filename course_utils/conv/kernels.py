@@ -48,7 +48,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..core import device
-from ..core.checks import check_int
+from ..core.checks import check_array, check_int
 
 __all__ = [
     "TileConfig",
@@ -270,6 +270,10 @@ def constant_kernel(w: np.ndarray, stride: int, cfg: TileConfig):
     The bank's values are compiled into the kernel, so each new bank compiles a new kernel
     (the last 8 are cached). Raises ValueError if w exceeds the 64 KiB of constant memory.
     """
+    check_array("w", w, ndim=4)
+    stride = check_int("stride", stride, minimum=1)
+    if not isinstance(cfg, TileConfig):
+        raise TypeError(f"cfg must be a TileConfig, got {type(cfg).__name__}")
     if w.nbytes > CONST_MEMORY_BYTES:
         raise ValueError(
             f"method='constant' keeps all filters in constant memory, at most "

@@ -53,7 +53,6 @@ __all__ = [
     "check_conv_args",
     "output_length",
     "padding_for",
-    "mode_output_length",
     "conv_output_shape",
     "load_benchmark",
 ]
@@ -102,11 +101,6 @@ def padding_for(mode: str, k: int) -> int:
     if k % 2 == 0:
         raise ValueError(f"'same' with symmetric padding needs an odd kernel size k, got {k}")
     return (k - 1) // 2
-
-
-def mode_output_length(n: int, k: int, mode: str) -> int:
-    """Output length for ``mode`` in (valid, same, full): n-k+1, n, n+k-1 (pixels)."""
-    return output_length(n, k, padding=padding_for(mode, k))
 
 
 def conv_output_shape(
@@ -262,5 +256,6 @@ def load_benchmark(name: str = "conv_benchmark_cpu.json") -> dict:
         raise ValueError(f"name must be a .json file name in course_utils/data, got {name!r}")
     path = resources.files("course_utils") / "data" / name
     if not path.is_file():
-        raise FileNotFoundError(f"no benchmark results {name!r} in course_utils/data")
+        raise ValueError(f"name must name a benchmark results file in course_utils/data, "
+                         f"got {name!r}")
     return json.loads(path.read_text())

@@ -254,7 +254,11 @@ def ma_process(noise: np.ndarray, theta, mu: float = 0.0) -> np.ndarray:
     """MA(q): ``X_t = mu + e_t + sum_i theta_i e_{t-i}``, a causal 1-D convolution of the
     noise with the kernel (1, theta_1, ..., theta_q) (terms before t = 0 are zero)."""
     noise = _real_array("noise", noise, (1,))
-    kernel = np.concatenate([[1.0], np.atleast_1d(np.asarray(theta, dtype=np.float64))])
+    theta = as_real_array("theta", theta)
+    if theta.ndim > 1:
+        raise ValueError("theta must be a number or a 1-D sequence of them, "
+                         f"got shape {theta.shape}")
+    kernel = np.concatenate([[1.0], np.atleast_1d(theta)])
     return check_number("mu", mu) + np.convolve(noise, kernel)[: noise.size]
 
 

@@ -29,7 +29,7 @@ from .device import (
     probe_cuda_driver,
     select_device,
 )
-from .launch import (
+from .launchers import (
     free_port,
     init_distributed,
     launch,

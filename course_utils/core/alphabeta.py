@@ -70,6 +70,12 @@ def fit_relative_least_squares(
     """
     from scipy.optimize import nnls
 
+    seconds = as_real_array("seconds", seconds, minimum=0, strict_minimum=True)
+    latency_terms = as_real_array("latency_terms", latency_terms, minimum=0)
+    byte_terms = as_real_array("byte_terms", byte_terms, minimum=0)
+    if seconds.ndim != 1 or not latency_terms.shape == byte_terms.shape == seconds.shape:
+        raise ValueError("latency_terms, byte_terms and seconds must be 1-D and the same "
+                         f"length, got {latency_terms.shape}, {byte_terms.shape}, {seconds.shape}")
     design = np.column_stack([latency_terms, byte_terms]) / seconds[:, None]
     (alpha, beta), _ = nnls(design, np.ones_like(seconds))
     if beta <= 0:

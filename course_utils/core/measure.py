@@ -11,7 +11,7 @@
 * :func:`measure_until`: repeat a measurement whose check failed, so that a burst of
   someone else's load does not count as a wrong model.
 * :func:`emit` and :data:`MARKER`: how a launched worker's rank 0 reports its result
-  (read back by :func:`course_utils.core.launch.launch`).
+  (read back by :func:`course_utils.core.launchers.launch`).
 
 Used by every chapter that measures this machine: setup, ``mgpu_measure``,
 ``dp_communication``, ``mp_split_layers`` and ``conv_3_cuda``.
@@ -57,7 +57,7 @@ class CopyMeasurement:
 
 
 def emit(result: dict) -> None:
-    """Print ``result`` as the one line :func:`course_utils.core.launch.launch` looks for.
+    """Print ``result`` as the one line :func:`course_utils.core.launchers.launch` looks for.
 
     Call it on rank 0 only.
     """
@@ -88,6 +88,8 @@ def time_calls(
     repeats = check_int("repeats", repeats, minimum=1)
     warmup = check_int("warmup", warmup, minimum=0)
     min_seconds = check_number("min_seconds", min_seconds, minimum=0)
+    if not calls:
+        raise ValueError("calls must contain at least one callable")
     inners = []
     for call in calls:
         for _ in range(warmup):

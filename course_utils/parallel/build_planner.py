@@ -204,6 +204,10 @@ def plan_build(budget_usd: float, model: Model, c: Candidate, *, price: str = "h
     """
     budget_usd = check_number("budget_usd", budget_usd, minimum=0, strict_minimum=True)
     check_choice("price", price, ("low", "high"))
+    if not isinstance(model, Model):
+        raise TypeError(f"model must be a build_planner.Model, got {type(model).__name__}")
+    if not isinstance(c, Candidate):
+        raise TypeError(f"c must be a build_planner.Candidate, got {type(c).__name__}")
     unit = c.price_usd[0 if price == "low" else 1]
     n = math.floor(budget_usd / unit)
     if n < 1:

@@ -37,14 +37,13 @@ Used in: :doc:`/notebooks/dp_compression`.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 import numpy as np
 
-from ..core.checks import check_choice, check_int
+from ..core.checks import check_choice, check_int, check_number
 
 __all__ = [
     "SCHEMES",
@@ -57,7 +56,6 @@ __all__ = [
     "onebit_dequantize",
     "OneBitErrorFeedback",
     "compress_roundtrip",
-    "compressed_nbytes",
     "mean_relative_error",
     "table_2",
 ]
@@ -196,6 +194,7 @@ def dequantize_8bit(
 ) -> Any:
     """Inverse of :func:`quantize_8bit`: values ``±table[code & 127] * scale``."""
     check_choice("scheme", scheme, EIGHT_BIT_SCHEMES)
+    scale = check_number("scale", scale, minimum=0)
     values = _tables(scheme)[0]
     signed = np.concatenate([values, -values]) * scale  # code 128+c is -table[c]
     if _is_torch(codes):
@@ -244,6 +243,7 @@ def onebit_quantize(x: Any) -> tuple[Any, float, float]:
 def onebit_dequantize(packed: Any, pos_mean: float, neg_mean: float, n: int) -> Any:
     """Inverse of :func:`onebit_quantize` for ``n`` values: ``pos_mean`` or ``neg_mean`` each."""
     n = check_int("n", n, minimum=0)
+    pos_mean, neg_mean = check_number("pos_mean", pos_mean), check_number("neg_mean", neg_mean)
     bits = _unpack_bits(packed, n)
     return bits * (pos_mean - neg_mean) + neg_mean
 
@@ -288,23 +288,6 @@ def compress_roundtrip(x: Any, scheme: str, *, rounding: str = "nearest", rng: A
         out = dequantize_8bit(codes, scale, scheme)
     out = out.reshape(x.shape)
     return out.to(x.dtype) if _is_torch(x) else out.astype(x.dtype)
-
-
-def compressed_nbytes(n_values: int, scheme: str) -> int:
-    """Bytes of the message for ``n_values`` values: "fp32", "fp16", "bf16", "fp8" or a
-    :data:`SCHEMES` entry (8-bit: one byte each + a 4-byte scale; 1bit: a bit each + two
-    4-byte means)."""
-    n = check_int("n_values", n_values, minimum=0)
-    check_choice("scheme", scheme, ("fp32", "fp16", "bf16", "fp8", *SCHEMES))
-    if scheme == "fp32":
-        return 4 * n
-    if scheme in ("fp16", "bf16"):
-        return 2 * n
-    if scheme == "fp8":
-        return n
-    if scheme == "1bit":
-        return math.ceil(n / 8) + 8
-    return n + 4
 
 
 def mean_relative_error(x: np.ndarray, approx: np.ndarray) -> float:

@@ -47,7 +47,6 @@ __all__ = [
     "busbw_factor",
     "algorithm_bandwidth",
     "bus_bandwidth",
-    "allreduce_time_from_busbw",
     "pcie_switch_bandwidth",
     "pcie_switch_sync_time",
 ]
@@ -201,13 +200,6 @@ def bus_bandwidth(
     return scalar_or_array(
         np.asarray(algorithm_bandwidth(nbytes, seconds)) * np.asarray(busbw_factor(n, collective))
     )
-
-
-def allreduce_time_from_busbw(nbytes: RealLike, n: RealLike, busbw: RealLike) -> float | np.ndarray:
-    """Inverse of :func:`bus_bandwidth` for all-reduce: seconds = S * 2(n-1)/n / busbw."""
-    nb = as_real_array("nbytes", nbytes, minimum=0)
-    bb = as_real_array("busbw", busbw, minimum=0, strict_minimum=True)
-    return scalar_or_array(nb * np.asarray(busbw_factor(n)) / bb)
 
 
 def pcie_switch_bandwidth(n_gpus: RealLike) -> float | np.ndarray:

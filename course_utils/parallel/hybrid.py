@@ -17,7 +17,7 @@ process when CUDA is available)::
     python -m torch.distributed.run --nproc_per_node=2 -m course_utils.parallel.hybrid \
         --epochs 8 --out hybrid.json
 
-or from Python/a notebook with :func:`course_utils.core.launch.run_local` and
+or from Python/a notebook with :func:`course_utils.core.launchers.run_local` and
 ``process_group="gloo"``, which forks CPU processes and returns what each rank's
 function returned. This module also holds the two-process workers the
 model-parallelism chapter runs: the post's split-layer example
@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.checks import check_int, check_number
-from ..core.launch import init_distributed
+from ..core.launchers import init_distributed
 from ..core.measure import time_calls
 from . import model_parallel as mp
 from . import tensor_parallel as tp
@@ -186,6 +186,8 @@ def train_hybrid(rank: int, world_size: int, epochs: int = 8, batch: int = 64,
     full network's final weights), ``test_accuracy``, ``seconds`` (training loop),
     ``steps``, ``world_size``.
     """
+    world_size = check_int("world_size", world_size, minimum=1)
+    rank = check_int("rank", rank, minimum=0, maximum=world_size - 1)
     epochs, batch, lr, momentum = _check_training_args(epochs, batch, lr, momentum)
     if batch % world_size:
         raise ValueError(f"batch must be a multiple of world_size={world_size}, got {batch}")
@@ -261,12 +263,14 @@ def split_layer_worker(rank: int, world_size: int, batch: int = 128, n_in: int =
       (n_in -> hidden -> n_out) outputs, gradients and the collectives it called
       forward and backward.
     """
+    rows = mp.shard_slice(n_in, world_size, rank)  # checks world_size and rank
+    for name, v in (("batch", batch), ("n_in", n_in), ("n_out", n_out), ("hidden", hidden)):
+        check_int(name, v, minimum=1)
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(batch, n_in, generator=gen)
     w = torch.randn(n_in, n_out, generator=gen) / n_in**0.5
     b = torch.randn(n_out, generator=gen)
     g = torch.randn(batch, n_out, generator=gen)
-    rows = mp.shard_slice(n_in, world_size, rank)
     out: dict = {"rank": rank}
     w_row, w_col = mp.split_weight(w, 0, world_size, rank), mp.split_weight(w, 1, world_size, rank)
     with mp.record_collectives() as log:
@@ -309,10 +313,15 @@ def fc_comm_worker(rank: int, world_size: int, batches: Sequence[int], widths: S
     gradient is ``allreduce[4 * n * n]``. Each figure is the minimum over
     ``repeats`` interleaved samples of the slowest rank's time for one call (with
     ``min_seconds`` > 0, the mean of enough back-to-back calls to fill it), timed by
-    :func:`course_utils.parallel.measure.time_allreduce`. Single calls and a minimum
+    :func:`course_utils.core.measure.time_calls`. Single calls and a minimum
     over 50 are the steadier figure on a shared machine: loops of calls average in
     whatever else the machine was doing, and 7 samples vary by 2x and more.
     """
+    for name, sizes in (("batches", batches), ("widths", widths)):
+        if not sizes or not all(check_int(f"{name}[i]", v, minimum=1) for v in sizes):
+            raise ValueError(f"{name} must hold at least one size")
+    check_int("repeats", repeats, minimum=1)
+    check_number("min_seconds", min_seconds, minimum=0)
     device = torch.device("cuda", torch.cuda.current_device()) \
         if dist.get_backend() == "nccl" else torch.device("cpu")
 

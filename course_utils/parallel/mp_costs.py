@@ -4,9 +4,9 @@ Units: bytes, seconds, bytes/s per direction. Every function accepts scalars or 
 arrays (broadcast together) and returns a float for scalar input, an array otherwise.
 All-reduce times come from the shared :func:`course_utils.parallel.costs.allreduce_time`.
 
-* :func:`fc_comm_bytes` / :func:`fc_comm_time`: what one training step of a fully
+* :func:`fc_comm_bytes`: what one training step of a fully
   connected layer communicates under data parallelism (the weights' gradients) or
-  model parallelism (the activations), and how long it takes;
+  model parallelism (the activations);
 * :func:`crossover_batch`: the batch size where the two move the same bytes;
 * :func:`unhidden_time`, :func:`hybrid_step_time`, :func:`speedup`: the step-time
   model of the 8-bit paper's appendix (Dettmers 2016, https://arxiv.org/abs/1511.04561),
@@ -24,15 +24,12 @@ import numpy as np
 
 from ..core.alphabeta import AlphaBeta, fit_alpha_beta
 from ..core.checks import RealLike, as_real_array, check_choice, scalar_or_array
-from .costs import ALGORITHMS, allreduce_time
 
 __all__ = [
     "FC_STRATEGIES",
     "allgather_time",
     "fit_allgather",
-    "broadcast_time",
     "fc_comm_bytes",
-    "fc_comm_time",
     "crossover_batch",
     "unhidden_time",
     "hybrid_step_time",
@@ -69,16 +66,6 @@ def fit_allgather(nbytes: RealLike, n: RealLike, seconds: RealLike) -> AlphaBeta
     return fit_alpha_beta(nbytes, seconds, latency_terms=p - 1, byte_terms=(p - 1) / p)
 
 
-def broadcast_time(nbytes: RealLike, n: RealLike, bandwidth: RealLike,
-                   latency: RealLike) -> float | np.ndarray:
-    """Binomial-tree broadcast of ``nbytes`` bytes: ``ceil(lg p) (alpha + nbytes beta)`` s."""
-    nb = as_real_array("nbytes", nbytes, minimum=0)
-    p = as_real_array("n", n, minimum=1, integer=True)
-    bw = as_real_array("bandwidth", bandwidth, minimum=0, strict_minimum=True)
-    lat = as_real_array("latency", latency, minimum=0)
-    return scalar_or_array(np.ceil(np.log2(p)) * (lat + nb / bw))
-
-
 def fc_comm_bytes(strategy: str, batch: RealLike, n_in: RealLike, n_out: RealLike,
                   bytes_per_value: RealLike = 4) -> dict[str, float | np.ndarray]:
     """Bytes that one training step of an (n_in x n_out) layer communicates.
@@ -106,32 +93,6 @@ def fc_comm_bytes(strategy: str, batch: RealLike, n_in: RealLike, n_out: RealLik
     else:
         allreduce, allgather = b * o * v + zero, b * i * v + zero
     return {"allreduce": scalar_or_array(allreduce), "allgather": scalar_or_array(allgather)}
-
-
-def fc_comm_time(strategy: str, batch: RealLike, n_in: RealLike, n_out: RealLike, n_gpus: RealLike,
-                 bandwidth: RealLike, latency: RealLike, *, bytes_per_value: RealLike = 4,
-                 algorithm: str = "ring") -> float | np.ndarray:
-    """Seconds one training step of an (n_in x n_out) layer spends in collectives.
-
-    Args:
-        strategy: ``"data"`` (weights' gradients), ``"column"`` or ``"row"``
-            (activations); see :func:`fc_comm_bytes`.
-        batch: examples in the mini-batch (all of it: every model-parallel rank sees it).
-        n_in, n_out: the layer's inputs and outputs.
-        n_gpus: processes (>= 1).
-        bandwidth: link rate in bytes/s per direction; latency: seconds per message.
-        bytes_per_value: 4 for float32, 1 for the paper's 8-bit types.
-        algorithm: the all-reduce algorithm, one of ``costs.ALGORITHMS``; all-gathers
-            are rings (:func:`allgather_time`).
-
-    No overlap with computation is assumed; a collective of 0 bytes costs nothing.
-    """
-    check_choice("algorithm", algorithm, ALGORITHMS)
-    n_gpus = as_real_array("n_gpus", n_gpus, minimum=1, integer=True)
-    nbytes = fc_comm_bytes(strategy, batch, n_in, n_out, bytes_per_value)
-    ar = np.asarray(allreduce_time(nbytes["allreduce"], n_gpus, bandwidth, latency, algorithm))
-    ag = np.asarray(allgather_time(nbytes["allgather"], n_gpus, bandwidth, latency))
-    return scalar_or_array(ar + np.where(np.asarray(nbytes["allgather"]) > 0, ag, 0.0))
 
 
 def crossover_batch(

@@ -141,13 +141,24 @@ def printed_tolerance(printed: str) -> float:
     """Half a unit in the last printed digit: ``"3.8"`` -> 0.05, ``"61"`` -> 0.5."""
     if not isinstance(printed, str):
         raise TypeError(f"printed must be a string as printed, got {type(printed).__name__}")
+    try:
+        float(printed)
+    except ValueError:
+        raise ValueError(f"printed must be a number as printed, e.g. '3.8', "
+                         f"got {printed!r}") from None
     decimals = len(printed.split(".")[1]) if "." in printed else 0
     return 0.5 * 10.0**-decimals
 
 
 def agrees_with_printed(value: float, printed: str) -> bool:
     """Whether ``value`` rounds to the printed figure (within its rounding)."""
-    return abs(value - float(printed)) <= printed_tolerance(printed) + 1e-9
+    tolerance = printed_tolerance(printed)
+    return abs(check_number("value", value) - float(printed)) <= tolerance + 1e-9
+
+
+def _check_flag(name: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__}")
 
 
 def _bits(bits: int) -> int:
@@ -165,6 +176,7 @@ def _sync(layer: str, bits: int) -> float:
 def fc_time_ms(model_parallel: bool = False) -> float:
     """Total fprop + bprop + update of the three FC layers, ms (Table 4): 6.5 on one GPU,
     3.34 split four ways."""
+    _check_flag("model_parallel", model_parallel)
     table = TABLE4_MODEL_PARALLEL_MS if model_parallel else TABLE4_BASELINE_MS
     return sum(table[name].total for name in ("fc6", "fc7", "fc8"))
 
@@ -264,7 +276,8 @@ def cluster_speedup(sub_batch: int, bits: int = 32, kernels: str = "nervana",
     """
     total = _kernels(kernels)
     sub_batch = _sub_batch(sub_batch)
-    extra = cluster_full_pass_ms(sub_batch, bits) if full_pass is None else full_pass
+    extra = (cluster_full_pass_ms(sub_batch, bits) if full_pass is None
+             else check_number("full_pass", full_pass, minimum=0))
     step = hybrid_step_time(total, fc_time_ms(), fc_time_ms(), CLUSTER_BATCH // sub_batch,
                             0.0, extra)
     return float(speedup(CLUSTER_GPUS, total, step))
@@ -275,6 +288,7 @@ def cluster_conv_sync_ms(latency_includes_transfer: bool = True) -> float:
     InfiniBand messages of 108 kB at 6 GB/s with 0.03 ms latency each, done twice
     (scatter, then gather). Printed: about 1.9 ms, which the arithmetic gives only if
     the 0.03 ms already includes the transfer (``True``: 1.89 ms; ``False``: 3.0 ms)."""
+    _check_flag("latency_includes_transfer", latency_includes_transfer)
     pcie = 2 * float(message_time(36e3, 5e9, 0.0))
     transfer = 0.0 if latency_includes_transfer else 108e3
     infiniband = (CLUSTER_NODES - 1) * float(message_time(transfer, 6e9, 0.03e-3))

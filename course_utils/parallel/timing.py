@@ -36,8 +36,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..core.checks import check_choice, check_int
-from ..core.launch import ENGINES, init_distributed, launch, run_local
+from ..core.checks import check_choice, check_int, check_number
+from ..core.launchers import ENGINES, init_distributed, launch, run_local
 from ..core.measure import emit, time_calls
 
 __all__ = [
@@ -63,6 +63,15 @@ def _summarise(runs: list[list[float]]) -> dict[str, list]:
     }
 
 
+def _check_timing_args(sizes: Sequence[int], repeats: int, min_seconds: float) -> list[int]:
+    sizes = [check_int("sizes[i]", n, minimum=4) for n in sizes]
+    if not sizes:
+        raise ValueError("sizes must hold at least one message size in bytes")
+    check_int("repeats", repeats, minimum=1)
+    check_number("min_seconds", min_seconds, minimum=0)
+    return sizes
+
+
 def torch_allreduce_times(
     sizes: Sequence[int], *, repeats: int = 50, min_seconds: float = 0.0
 ) -> dict[str, list]:
@@ -74,6 +83,7 @@ def torch_allreduce_times(
     import torch
     import torch.distributed as dist
 
+    sizes = _check_timing_args(sizes, repeats, min_seconds)
     device = torch.device("cpu")
     if dist.get_backend() == "nccl":
         device = torch.device("cuda", torch.cuda.current_device())
@@ -109,6 +119,7 @@ def mpi_allreduce_times(
     sizes: Sequence[int], *, repeats: int = 50, min_seconds: float = 0.0
 ) -> dict[str, list]:
     """``MPI_Allreduce`` times (mpi4py, float32 NumPy buffers) of ``sizes`` bytes; as above."""
+    sizes = _check_timing_args(sizes, repeats, min_seconds)
     from mpi4py import MPI
 
     comm = MPI.COMM_WORLD
@@ -148,7 +159,14 @@ def matmul_throughput(
 
     features = check_int("features", features, minimum=1)
     repeats = check_int("repeats", repeats, minimum=1)
-    dev = torch.device(device)
+    if not batch_sizes:
+        raise ValueError("batch_sizes must hold at least one batch size")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {device!r}") from exc
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {device!r}")
     sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
     gen = torch.Generator().manual_seed(0)
     w = torch.randn(features, features, generator=gen).to(dev)
@@ -181,8 +199,8 @@ def measure_allreduce(
     """Launch ``nprocs`` local processes that time all-reduces; return rank 0's result.
 
     ``engine="torch"``: forked workers with torch.distributed (gloo here, NCCL on GPUs),
-    via :func:`course_utils.core.launch.run_local`. ``engine="mpi"``: ``mpiexec -n
-    nprocs`` running this module with mpi4py (:func:`course_utils.core.launch.launch`).
+    via :func:`course_utils.core.launchers.run_local`. ``engine="mpi"``: ``mpiexec -n
+    nprocs`` running this module with mpi4py (:func:`course_utils.core.launchers.launch`).
     """
     check_choice("engine", engine, ENGINES)
     nprocs = check_int("nprocs", nprocs, minimum=1, maximum=64)

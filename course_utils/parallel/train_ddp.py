@@ -40,7 +40,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..core.launch import init_distributed
+from ..core.checks import check_int, check_number
+from ..core.launchers import init_distributed
 
 __all__ = [
     "load_digits_split",
@@ -61,6 +62,10 @@ def load_digits_split(
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
+    if not 0 < check_number("test_fraction", test_fraction) < 1:
+        raise ValueError("test_fraction must be between 0 and 1 (exclusive), "
+                         f"got {test_fraction:g}")
+    check_int("seed", seed, minimum=0)
     X, y = load_digits(return_X_y=True)
     X_tr, X_te, y_tr, y_te = train_test_split(
         X, y, test_size=test_fraction, random_state=seed, stratify=y
@@ -73,7 +78,8 @@ def load_digits_split(
 
 def make_model(hidden: int = 32, seed: int = 0, dtype: torch.dtype = torch.float64) -> nn.Module:
     """64 -> hidden -> 10 MLP with ReLU, initialised from ``seed`` (identical on every rank)."""
-    gen = torch.Generator().manual_seed(seed)
+    hidden = check_int("hidden", hidden, minimum=1)
+    gen = torch.Generator().manual_seed(check_int("seed", seed))
     model = nn.Sequential(nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, 10)).to(dtype)
     with torch.no_grad():
         for p in model.parameters():
@@ -87,13 +93,18 @@ def global_batches(n_examples: int, batch_size: int, epoch: int, seed: int = 0) 
 
     The last incomplete batch is dropped, so every batch splits evenly.
     """
-    order = np.random.default_rng([seed, epoch]).permutation(n_examples)
+    n_examples = check_int("n_examples", n_examples, minimum=0)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    order = np.random.default_rng([check_int("seed", seed, minimum=0),
+                                   check_int("epoch", epoch, minimum=0)]).permutation(n_examples)
     n_batches = n_examples // batch_size
     return [order[i * batch_size : (i + 1) * batch_size] for i in range(n_batches)]
 
 
 def local_slice(batch: np.ndarray, rank: int, world_size: int) -> np.ndarray:
     """Rank ``rank``'s contiguous share of a global batch (its length must divide evenly)."""
+    world_size = check_int("world_size", world_size, minimum=1)
+    rank = check_int("rank", rank, minimum=0, maximum=world_size - 1)
     if len(batch) % world_size:
         raise ValueError(f"global batch {len(batch)} must be divisible by world_size {world_size}")
     k = len(batch) // world_size
@@ -102,6 +113,9 @@ def local_slice(batch: np.ndarray, rank: int, world_size: int) -> np.ndarray:
 
 def full_batch_gradient(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
     """Gradient of the mean cross-entropy over all of ``X`` in one process (the reference)."""
+    if X.ndim != 2 or y.ndim != 1 or len(X) != len(y):
+        raise ValueError(f"X and y must be (n, features) and (n,), got {tuple(X.shape)}, "
+                         f"{tuple(y.shape)}")
     model.zero_grad()
     nn.functional.cross_entropy(model(X), y).backward()
     return [p.grad.detach().clone() for p in model.parameters()]
@@ -231,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
 
 def train_worker(argv: Sequence[str]) -> None:
     """Run :func:`main` with ``argv``: the worker body for
-    :func:`course_utils.core.launch.run_local` (which forks it as torchrun would start it)."""
+    :func:`course_utils.core.launchers.run_local` (which forks it as torchrun would start it)."""
     main(list(argv))
 
 

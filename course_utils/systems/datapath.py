@@ -113,7 +113,7 @@ def timeline(nbytes: int, route: list[Stage], *, chunks: int = 1, name: str = ""
 def _network_latency(network: str, latency: float | None) -> float:
     if latency is not None:
         return check_number("network_latency", latency, minimum=0)
-    return link(network).latency or link("ib_fdr").latency
+    return link(network, param="network").latency or link("ib_fdr").latency
 
 
 def staged_route(
@@ -134,7 +134,10 @@ def staged_route(
             catalogue latency, else the FDR InfiniBand figure (a stand-in, labelled so
             in the chapter).
     """
-    pcie_bw = link(pcie).bandwidth
+    pcie_bw = link(pcie, param="pcie").bandwidth
+    link(network, param="network")
+    if host_copy_bandwidth is not None:
+        check_number("host_copy_bandwidth", host_copy_bandwidth, minimum=0, strict_minimum=True)
     # The NIC reads host memory over its own PCIe slot while it sends: one stage at
     # the slower of the two rates.
     wire = Stage(f"network ({link(network).label})", min(link(network).bandwidth, pcie_bw),
@@ -155,12 +158,12 @@ def rdma_route(pcie: str, network: str, *, network_latency: float | None = None)
     The stream runs at the slowest of the sending GPU's PCIe link, the network and the
     receiving GPU's PCIe link.
     """
-    bw = min(link(pcie).bandwidth, link(network).bandwidth)
+    bw = min(link(pcie, param="pcie").bandwidth, link(network, param="network").bandwidth)
     return [Stage(f"GPUDirect RDMA ({link(network).label} via {link(pcie).label})", bw,
                   _network_latency(network, network_latency))]
 
 
 def direct_route(link_name: str) -> list[Stage]:
     """GPU to GPU over one link inside a computer (NVLink, or PCIe peer to peer)."""
-    lk = link(link_name)
+    lk = link(link_name, param="link_name")
     return [Stage(f"GPU1 -> GPU2 ({lk.label})", lk.bandwidth, lk.latency or 0.0)]

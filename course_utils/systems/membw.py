@@ -83,6 +83,8 @@ def host_copy_bandwidth(
     sizes = default_sizes() if sizes is None else list(sizes)
     if not sizes:
         raise ValueError("sizes must contain at least one size in bytes")
+    for n in sizes:
+        check_int("sizes[i]", n, minimum=1)
     return [time_copy(n, repeats=repeats, min_seconds=min_seconds) for n in sizes]
 
 

@@ -27,7 +27,7 @@ import os
 
 import numpy as np
 
-from ..core.checks import check_int
+from ..core.checks import check_array, check_int, check_number
 from ..core.measure import emit
 
 __all__ = ["load_data", "shard", "local_gradient", "train_reference", "train_mpi",
@@ -68,6 +68,13 @@ def local_gradient(w, x, y):
 
 def accuracy(w: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
     """Fraction of rows of ``x`` whose arg-max class under weights ``w`` is ``y``."""
+    w, x, y = (check_array(n, v) for n, v in (("w", w), ("x", x), ("y", y)))
+    if w.ndim != 2 or x.ndim != 2 or x.shape[1] != w.shape[0]:
+        raise ValueError(f"w must be (features, classes) matching x (n, features), got "
+                         f"w {w.shape}, x {x.shape}")
+    if y.shape != (x.shape[0],):
+        raise ValueError(f"y must have one label per row of x, shape ({x.shape[0]},), "
+                         f"got {y.shape}")
     return float(np.mean(np.argmax(x @ w, axis=1) == y))
 
 
@@ -78,8 +85,14 @@ def _tensors(device: str = "cpu"):
     return torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
 
 
+def _check_steps(steps: int, lr: float) -> tuple[int, float]:
+    return (check_int("steps", steps, minimum=1),
+            check_number("lr", lr, minimum=0, strict_minimum=True))
+
+
 def train_reference(steps: int = 50, lr: float = 0.5) -> np.ndarray:
     """One process, the whole batch: the weights every parallel version must reproduce."""
+    steps, lr = _check_steps(steps, lr)
     import torch
 
     x, y = _tensors()
@@ -91,6 +104,7 @@ def train_reference(steps: int = 50, lr: float = 0.5) -> np.ndarray:
 
 def train_mpi(steps: int = 50, lr: float = 0.5) -> np.ndarray:
     """One process per GPU with MPI; call under ``mpiexec``. Returns the final weights."""
+    steps, lr = _check_steps(steps, lr)
     import torch
     from mpi4py import MPI
 
@@ -111,10 +125,11 @@ def train_mpi(steps: int = 50, lr: float = 0.5) -> np.ndarray:
 
 def train_torch(steps: int = 50, lr: float = 0.5) -> np.ndarray:
     """The same structure with torch.distributed; call under ``torchrun``."""
+    steps, lr = _check_steps(steps, lr)
     import torch
     import torch.distributed as dist
 
-    from ..core.launch import init_distributed
+    from ..core.launchers import init_distributed
 
     _backend, device = init_distributed()  # NCCL and cuda:LOCAL_RANK with GPUs, else gloo
     try:
@@ -142,6 +157,7 @@ def train_one_thread(devices: list[str], steps: int = 50, lr: float = 0.5) -> np
     """
     import torch
 
+    steps, lr = _check_steps(steps, lr)
     if not devices:
         raise ValueError("devices must name at least one device, e.g. ['cpu'] or ['cuda:0']")
     x, y = _tensors()

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..core.alphabeta import AlphaBeta, fit_alpha_beta
 from ..core.checks import check_int
-from ..core.launch import launch
+from ..core.launchers import launch
 from ..core.measure import CopyMeasurement, emit, time_calls
 
 __all__ = [
@@ -124,6 +124,10 @@ def pingpong_times(
     all sizes interleaved). The fastest of ``repeats`` runs is kept: on a shared machine
     the slower runs measure the other programs, not the link.
     """
+    sizes = [check_int("sizes[i]", n, minimum=1) for n in sizes]
+    if not sizes:
+        raise ValueError("sizes must hold at least one message size in bytes")
+    repeats = check_int("repeats", repeats, minimum=1)
     warm = make_buffer(1)
     for _ in range(50):  # first messages set up connections and buffers
         round_trip(warm)
@@ -157,7 +161,7 @@ def _time_torch(sizes: list[int], repeats: int) -> list[float]:
     import torch
     import torch.distributed as dist
 
-    from ..core.launch import init_distributed
+    from ..core.launchers import init_distributed
 
     init_distributed("gloo")  # CPU tensors: this measures the host's loopback path
     rank = dist.get_rank()

@@ -41,7 +41,17 @@ def test_there_are_notebooks():
 def test_first_cell_is_the_generated_colab_cell(path):
     nb = nbformat.read(path, as_version=4)
     assert colab_cell.is_colab_cell(nb.cells[0]), "run: make colab-cells"
-    assert nb.cells[0].source == colab_cell.cell_source(), "run: make colab-cells"
+    assert nb.cells[0].source == colab_cell.cell_source(extras=colab_cell.extras(nb)), (
+        "run: make colab-cells")
+
+
+def test_only_notebooks_that_run_mpi_install_it_on_colab():
+    """The [mpi] extra (MPICH) goes to the MPI notebooks only, not to every reader."""
+    with_mpi = {p.stem for p in NOTEBOOKS
+                if "mpi" in colab_cell.extras(nbformat.read(p, as_version=4))}
+    assert with_mpi == {"mgpu_measure", "dp_communication"}
+    assert "course-utils[colab,mpi] @" in colab_cell.cell_source(extras=("colab", "mpi"))
+    assert "course-utils[colab] @" in colab_cell.cell_source()
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from course_utils import device
+from course_utils.core import device
 
 
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
@@ -47,7 +47,7 @@ def test_simulator_can_be_forced_and_kernels_use_it():
         from course_utils import select_device
         info = select_device("simulator", quiet=True)
         from numba import cuda
-        from course_utils import vector   # a kernel module: must not change the choice
+        from course_utils.systems import vector   # a kernel module: must not change the choice
         import numba.cuda.core.config as c
         print(info.kernels, info.simulated, bool(c.ENABLE_CUDASIM))
     """)
@@ -67,7 +67,7 @@ def test_environment_variable_override():
 def test_importing_a_kernel_module_selects_the_device_first():
     proc = run_python("""
         import sys
-        from course_utils import vector     # no select_device() call before
+        from course_utils.systems import vector     # no select_device() call before
         from course_utils import device_info
         print(device_info().kernels, "numba.cuda" in sys.modules)
     """)
@@ -148,7 +148,8 @@ def test_simulator_shared_arrays_are_allocated_once_per_line_even_under_thread_r
     proc = run_python("""
         import sys, threading
         import numpy as np
-        from course_utils import device, select_device
+        from course_utils import select_device
+        from course_utils.core import device
         select_device("simulator", quiet=True)
         device.cuda()
         from numba.cuda.simulator import kernelapi

@@ -1,86 +1,45 @@
+"""course_utils.core.measure: the result type, the timing loop, the retry rule, emit."""
+
 from __future__ import annotations
 
-import numpy as np
+import json
+
 import pytest
 
-from course_utils import measure
-from course_utils.membw import CopyMeasurement
+from course_utils.core import measure
+from course_utils.core.measure import CopyMeasurement
 
 
-def test_real_two_process_mpi_pingpong():
-    sizes = [1, 4096, 1 << 20]
-    result = measure.mpi_pingpong(sizes, repeats=2)
-    assert result.engine.startswith("MPI") and result.nprocs == 2
-    assert list(result.nbytes) == sizes
-    assert all(isinstance(m, CopyMeasurement) for m in result.measurements)
-    # one-way latency on one machine: above 100 ns, below 10 ms even on a busy machine
-    assert 1e-7 < result.seconds[0] < 1e-2
-    assert result.seconds[-1] > result.seconds[0]  # 1 MiB takes longer than 1 byte
-    fit = result.fit()
-    assert fit.alpha >= 0 and 1e7 < fit.bandwidth < 1e12  # 10 MB/s .. 1 TB/s
+def test_copy_measurement_bandwidth():
+    m = CopyMeasurement(nbytes=2_000_000, seconds=1e-3)
+    assert m.bandwidth == pytest.approx(2e9) and m.gb_per_s == pytest.approx(2.0)
 
 
-def test_pingpong_rejects_bad_sizes_before_launching():
-    with pytest.raises(ValueError, match="sizes must contain"):
-        measure.mpi_pingpong([])
-    with pytest.raises(ValueError, match=r"sizes\[i\] must be >= 1"):
-        measure.torch_pingpong([0])
+def test_time_calls_on_one_process_returns_repeats_per_call():
+    counts = [0, 0]
+
+    def call(i):
+        def f():
+            counts[i] += 1
+        return f
+
+    runs = measure.time_calls([call(0), call(1)], lambda: None, lambda t: t, lambda k: k,
+                              repeats=4, warmup=2)
+    assert len(runs) == 2 and all(len(r) == 4 for r in runs)
+    assert all(t > 0 for r in runs for t in r)
+    # warm-up, one calibration call, then 4 runs of min_seconds=0 -> 1 call each
+    assert counts == [2 + 1 + 4, 2 + 1 + 4]
     with pytest.raises(ValueError, match="repeats must be >= 1"):
-        measure.mpi_pingpong([8], repeats=0)
+        measure.time_calls([call(0)], lambda: None, lambda t: t, lambda k: k, repeats=0)
 
 
-def test_fit_recovers_alpha_and_beta_exactly():
-    n = np.array([1, 1e3, 1e5, 1e7])
-    t = 2e-6 + n / 5e9
-    fit = measure.fit_alpha_beta(n, t)
-    assert fit.alpha == pytest.approx(2e-6, rel=1e-9)
-    assert fit.bandwidth == pytest.approx(5e9, rel=1e-9)
-    np.testing.assert_allclose(fit.predict(n), t, rtol=1e-9)
-
-
-def test_fit_balances_relative_errors():
-    rng = np.random.default_rng(0)
-    n = np.logspace(0, 7, 15)
-    t = (3e-6 + n / 2e9) * rng.uniform(0.95, 1.05, n.size)
-    fit = measure.fit_alpha_beta(n, t)
-    assert fit.alpha == pytest.approx(3e-6, rel=0.1)
-    assert fit.bandwidth == pytest.approx(2e9, rel=0.1)
-
-
-@pytest.mark.parametrize("n, t, match", [
-    ([1, 1], [1e-6, 2e-6], "two different sizes"),
-    ([1, 2], [1e-6], "same length"),
-    ([1, 2], [1e-6, 0.0], "seconds must be finite and > 0"),
-    ([-1, 2], [1e-6, 2e-6], "nbytes must be finite and >= 0"),
-    ([1, 1000], [1e-3, 1e-6], "do not grow"),
-])
-def test_fit_rejects_bad_input(n, t, match):
-    with pytest.raises(ValueError, match=match):
-        measure.fit_alpha_beta(n, t)
-
-
-def test_launch_reports_a_failing_run():
-    with pytest.raises(RuntimeError, match="failed"):
-        measure.launch("mpi", "course_utils.no_such_module", [], nprocs=1, timeout=60)
-    with pytest.raises(ValueError, match="engine must be one of"):
-        measure.launch("slurm", "x", [])
-
-
-def test_mpiexec_is_found():
-    assert measure.mpiexec_path().name == "mpiexec"
-
-
-def test_gpu_copies_need_a_gpu_or_measure_one():
-    torch = pytest.importorskip("torch")
-    with pytest.raises(ValueError, match="direction must be one of"):
-        measure.gpu_copy_bandwidth("h2h")
-    if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="needs a CUDA GPU"):
-            measure.gpu_copy_bandwidth("h2d", [1 << 20])
-        return
-    for direction in measure.GPU_COPY_DIRECTIONS:  # pragma: no cover - GPU only
-        (m,) = measure.gpu_copy_bandwidth(direction, [1 << 24], repeats=2, iterations=2)
-        assert 1e8 < m.bandwidth < 1e13
+def test_emit_prints_the_marker_line(capsys):
+    measure.emit({"a": 1})
+    out = capsys.readouterr().out
+    assert out.startswith(measure.MARKER)
+    assert json.loads(out[len(measure.MARKER):]) == {"a": 1}
+    with pytest.raises(TypeError, match="result must be a dict"):
+        measure.emit([1])
 
 
 def test_measure_until_stops_at_the_first_accepted_result():

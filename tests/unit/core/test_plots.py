@@ -6,7 +6,7 @@ import re
 import plotly.graph_objects as go
 import pytest
 
-from course_utils.plots import interactive
+from course_utils.core.plots import interactive
 
 
 def slider_figure() -> go.Figure:

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from course_utils import report, vector
+from course_utils.core import report
+from course_utils.systems import vector
 
 
 def test_environment_rows_name_the_kernel_backend():

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from course_utils import build_planner as bp
-from course_utils import hardware as hw
+from course_utils.parallel import build_planner as bp
 from course_utils.parallel import simulate_data_parallel
 from course_utils.parallel.memory import fc_layer
 from course_utils.parallel.paper_model import TOTAL_MS, alexnet_layers
+from course_utils.systems import hardware as hw
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from course_utils.core.alphabeta import AlphaBeta, message_time
 from course_utils.parallel import costs
 from course_utils.parallel.figures import GIB
 
 ALPHA, BW = 5e-6, 10e9  # 5 us, 10 GB/s
+
 
 
 @pytest.mark.parametrize("algorithm", costs.ALGORITHMS)
@@ -68,7 +70,6 @@ def test_ring_bus_bandwidth_equals_link_bandwidth(nbytes, n, bw):
     """nccl-tests' busbw of a latency-free ring all-reduce is the link bandwidth, for any n."""
     t = costs.allreduce_time(nbytes, n, bw, 0.0)
     assert costs.bus_bandwidth(nbytes, t, n) == pytest.approx(bw, rel=1e-9)
-    assert costs.allreduce_time_from_busbw(nbytes, n, bw) == pytest.approx(t, rel=1e-9)
 
 
 def test_busbw_factors_as_nccl_tests():
@@ -78,12 +79,6 @@ def test_busbw_factors_as_nccl_tests():
     for c in ("broadcast", "reduce"):
         assert costs.busbw_factor(8, c) == 1.0
     assert costs.algorithm_bandwidth(1e9, 0.5) == 2e9
-
-
-def test_message_time_alpha_beta():
-    assert costs.message_time(4e6, 4e9, 1e-5) == pytest.approx(1e-3 + 1e-5)
-    # reference sanity example: a 1000x1000 float32 gradient to one peer at 4 GB/s ~ 1.0 ms
-    assert costs.message_time(4e6, 4e9, 0) == pytest.approx(1.0e-3)
 
 
 def test_vectorised_broadcasting():
@@ -99,7 +94,7 @@ def test_paper_pcie_switch_alexnet_example():
     assert nbytes / GIB == pytest.approx(0.223, abs=1e-3)  # "0.223 GB" (0.2235, truncated)
     assert costs.pcie_switch_bandwidth(4) == 7 * GIB
     assert costs.pcie_switch_bandwidth(2) == 14 * GIB
-    per_message = costs.message_time(nbytes, costs.pcie_switch_bandwidth(4), 0.0)
+    per_message = message_time(nbytes, costs.pcie_switch_bandwidth(4), 0.0)
     assert per_message == pytest.approx(0.032, abs=5e-4)  # "~32 ms each"
     assert costs.pcie_switch_sync_time(nbytes, 4) == pytest.approx(0.128, abs=1e-3)  # "128 ms"
     assert costs.pcie_switch_sync_time(nbytes, 1) == 0.0
@@ -112,15 +107,23 @@ def test_fit_recovers_alpha_and_bandwidth(alpha, bw, noise):
     sizes = np.array([4e3, 6.4e4, 1e6, 1.6e7])
     p = np.array([2, 2, 4, 4])
     t = costs.allreduce_time(sizes, p, bw, alpha) * (1 + noise * np.array([1, -1, 1, -1]))
-    fit_alpha, fit_bw = costs.fit_alpha_beta(sizes, p, t)
-    predicted = costs.allreduce_time(sizes, p, fit_bw, fit_alpha)
+    fit = costs.fit_allreduce(sizes, p, t)
+    assert isinstance(fit, AlphaBeta)
+    predicted = costs.allreduce_time(sizes, p, fit.bandwidth, fit.alpha)
     np.testing.assert_allclose(predicted, t, rtol=0.05)
 
 
 def test_fit_two_points_exactly():
     t = costs.allreduce_time([4096, 2e6], 2, 3e9, 1e-4)
-    alpha, bw = costs.fit_alpha_beta([4096, 2e6], 2, t)
-    assert alpha == pytest.approx(1e-4) and bw == pytest.approx(3e9)
+    fit = costs.fit_allreduce([4096, 2e6], 2, t)
+    assert fit.alpha == pytest.approx(1e-4) and fit.bandwidth == pytest.approx(3e9)
+
+
+def test_fit_two_points_exactly_with_one_rank_count_per_measurement():
+    """The same fit with the tree algorithm's counts on 4 ranks, n given per measurement."""
+    t = costs.allreduce_time([4096, 2e6], [4, 4], 3e9, 1e-4, "tree")
+    fit = costs.fit_allreduce([4096, 2e6], [4, 4], t, "tree")
+    assert fit.alpha == pytest.approx(1e-4) and fit.bandwidth == pytest.approx(3e9)
 
 
 @pytest.mark.parametrize(
@@ -150,10 +153,17 @@ def test_other_bad_inputs():
         costs.bus_bandwidth(1e6, 0.0, 4)
     with pytest.raises(ValueError, match="n_gpus must be >= 1"):
         costs.pcie_switch_sync_time(1e6, 0)
-    with pytest.raises(ValueError, match="at least 2 measurements"):
-        costs.fit_alpha_beta([1e6], [2], [1e-3])
+    # was "at least 2 measurements": now the one fit's check (core.checks.check_series)
+    with pytest.raises(ValueError, match="nbytes must contain at least two different sizes"):
+        costs.fit_allreduce([1e6], [2], [1e-3])
     with pytest.raises(ValueError, match="n must be >= 2"):
-        costs.fit_alpha_beta([1e3, 1e6], [1, 1], [1e-3, 2e-3])
+        costs.fit_allreduce([1e3, 1e6], [1, 1], [1e-3, 2e-3])
+    with pytest.raises(ValueError, match="nbytes and seconds must have the same length"):
+        costs.fit_allreduce([1e3, 1e6], 2, [1e-3])
+    with pytest.raises(ValueError, match=r"n must be one rank count or one per measurement"):
+        costs.fit_allreduce([1e3, 1e6, 1e7], [2, 2], [1e-3, 2e-3, 3e-3])
+    with pytest.raises(ValueError, match="algorithm must be one of"):
+        costs.fit_allreduce([1e3, 1e6], 2, [1e-3, 2e-3], "star")
 
 
 def test_leave_one_out_predicts_exact_alpha_beta_data_exactly():

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from course_utils import hardware
 from course_utils.parallel import memory as mem
 from course_utils.parallel.paper_model import alexnet_layers
+from course_utils.systems import hardware
 
 NET = [mem.conv_layer("conv", 3, 8, 3, 10), mem.fc_layer("fc1", 800, 1000),
        mem.fc_layer("fc2", 1000, 10)]

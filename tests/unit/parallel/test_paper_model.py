@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from course_utils.parallel import mp_costs
 from course_utils.parallel import paper_model as pm
 
 P = pm.PRINTED
@@ -32,6 +31,10 @@ def test_conv_penalty_is_the_last_conv_sync():
 
 def test_fc_penalty_8_bit_as_printed_32_bit_terms_sum_to_7_01_not_6_81():
     assert pm.agrees_with_printed(pm.fc_penalty_ms(8), P["fc_penalty_8"])
+    # Pinned disagreement (an erratum in the paper): the paper prints P_fc = 6.81 ms at
+    # 32 bits, but its own eleven printed terms (Table 3 syncs not hidden under Table 4's
+    # model-parallel times) add up to 7.01 ms. We compute the sum of the terms.
+    assert P["fc_penalty_32"] == "6.81"
     ours = pm.fc_penalty_ms(32)
     assert ours == pytest.approx(7.01)
     assert not pm.agrees_with_printed(ours, P["fc_penalty_32"])  # the erratum
@@ -62,7 +65,11 @@ def test_table6_full_pass_reconstruction():
     for sub, (p32, p8) in P["table6_full_pass"].items():
         assert pm.agrees_with_printed(pm.cluster_full_pass_ms(sub, 8), p8)
         ours = pm.cluster_full_pass_ms(sub, 32)
-        if sub == 12288:  # printed "7750(?)"; 31 x (250 - 1.3) = 7709.7
+        if sub == 12288:
+            # Pinned disagreement: the paper prints "7750" (its Table 6 sync "250(?)" carries
+            # a question mark); our reading of the table, 31 nodes x (sync - 1.3 ms hidden
+            # under the next matmul), gives 31 x (250 - 1.3) = 7709.7 ms.
+            assert p32 == "7750"
             assert ours == pytest.approx(7709.7) and not pm.agrees_with_printed(ours, p32)
         else:
             assert pm.agrees_with_printed(ours, p32)
@@ -73,27 +80,69 @@ def test_full_pass_from_a_given_sync_time():
     assert pm.cluster_full_pass_ms(128, 32, sync_ms=2.3) == pytest.approx(31.0)
 
 
-# Table 7 cells that our arithmetic does not round to (all within 0.6 %).
-TABLE7_OFF = {(512, "nervana", 8), (1024, "nervana", 8), (2048, "convnet2", 8),
-              (12288, "nervana", 8)}
+# Table 7 cells that our arithmetic does not round to (all within 0.6 %): cell ->
+# (the paper's printed speedup, the speedup we compute, why they differ). The formula
+# is cluster_speedup's: 96 T / [(T - T_fc) + (12288 / sub_batch) T_fc + full_pass].
+TABLE7_OFF = {
+    (512, "nervana", 8): (
+        "39.3", 39.232,
+        "sync 1.13 ms is hidden (< 1.3 ms), so full_pass = 1.13 ms as Table 6 prints it; "
+        "the printed terms give 39.23, the paper's unstated intermediate rounding 39.3"),
+    (1024, "nervana", 8): (
+        "48.6", 48.737,
+        "full_pass 31 x (2.25 - 1.3) = 29.45 ms (printed 29.5, which gives 48.73 too); "
+        "the printed terms do not give the printed 48.6"),
+    (2048, "convnet2", 8): (
+        "62.8", 62.873,
+        "full_pass 31 x (3.26 - 1.3) = 60.76 ms (printed 60.8, which gives 62.86 too); "
+        "the printed terms do not give the printed 62.8"),
+    (12288, "nervana", 8): (
+        "9.7", 9.752,
+        "our full_pass 31 x (31 - 1.3) = 920.7 ms gives 9.752 -> 9.8; Table 6's printed "
+        "921 ms gives 9.749 -> 9.7: the paper used its rounded full pass"),
+}
 
 
 @pytest.mark.parametrize("sub", pm.CLUSTER_SUB_BATCHES)
 def test_table7_cluster_speedups(sub):
     for (kernels, bits), printed in P["table7"][sub].items():
         ours = pm.cluster_speedup(sub, bits, kernels)
-        if (sub, kernels, bits) in TABLE7_OFF:
-            assert not pm.agrees_with_printed(ours, printed)
+        cell = (sub, kernels, bits)
+        if cell in TABLE7_OFF:
+            # Pinned disagreement: the printed value is still the one recorded, ours is
+            # still the value computed above, and the reason is in TABLE7_OFF. If the model
+            # is corrected, these fail and say which value moved.
+            paper, computed, reason = TABLE7_OFF[cell]
+            assert printed == paper, (cell, "PRINTED changed", printed, paper)
+            assert ours == pytest.approx(computed, abs=5e-4), (cell, ours, computed, reason)
+            assert not pm.agrees_with_printed(ours, printed), (cell, reason)
             assert abs(ours / float(printed) - 1) < 0.006
         else:
             assert pm.agrees_with_printed(ours, printed), (sub, kernels, bits, ours, printed)
 
 
+def test_table7_12288_nervana_8_bit_agrees_with_the_printed_full_pass():
+    """The reason recorded in TABLE7_OFF for (12288, nervana, 8): with Table 6's printed
+    921 ms instead of our 920.7 ms the paper's 9.7 comes out."""
+    printed_full = float(P["table6_full_pass"][12288][1])
+    assert printed_full == 921.0 and pm.cluster_full_pass_ms(12288, 8) == pytest.approx(920.7)
+    assert pm.agrees_with_printed(pm.cluster_speedup(12288, 8, "nervana", full_pass=921.0),
+                                  P["table7"][12288][("nervana", 8)])
+
+
 def test_printed_7750_gives_2_14_not_the_printed_2_15():
+    # Pinned disagreement inside the paper: Table 7 prints 2.15 for 12288 / convnet2 /
+    # 32 bits, but Table 6's printed full pass of 7750 ms gives 2.1436; our 7709.7 ms
+    # gives 2.1545, which rounds to the printed 2.15.
+    assert P["table7"][12288][("convnet2", 32)] == "2.15"
     printed_full = float(P["table6_full_pass"][12288][0])
+    assert printed_full == 7750.0
     with_printed = pm.cluster_speedup(12288, 32, "convnet2", full_pass=printed_full)
+    assert with_printed == pytest.approx(2.1436, abs=5e-4)
     assert not pm.agrees_with_printed(with_printed, "2.15")
-    assert pm.agrees_with_printed(pm.cluster_speedup(12288, 32, "convnet2"), "2.15")
+    ours = pm.cluster_speedup(12288, 32, "convnet2")
+    assert ours == pytest.approx(2.1545, abs=5e-4)
+    assert pm.agrees_with_printed(ours, "2.15")
 
 
 def test_cluster_conv_sync():
@@ -103,7 +152,14 @@ def test_cluster_conv_sync():
 
 def test_table3_transfer_sizes_from_the_layer_shapes():
     ours = pm.table3_transfer_mib()
-    off = {"conv1", "conv4"}
+    # Pinned disagreements: the paper prints conv1 0.045 MiB (its 23,232 float32 weights
+    # split 4 ways are 0.0222 MiB; the printed figure is about twice that, 0.0443, and
+    # the paper does not say why) and conv4 0.85 MiB (384 x 256 x 3 x 3 / 4 x 4 B = 0.84375 MiB,
+    # which rounds to 0.84). Every other row is the layer shapes' size.
+    off = {"conv1": (0.045, 0.0222), "conv4": (0.85, 0.8438)}
+    for name, (printed, computed) in off.items():
+        assert pm.TABLE3_TRANSFER_MIB[name] == printed
+        assert ours[name] == pytest.approx(computed, abs=1e-4), name
     for name, printed in pm.TABLE3_TRANSFER_MIB.items():
         assert pm.agrees_with_printed(ours[name], str(printed)) != (name in off), name
     assert ours["conv1"] * 2 == pytest.approx(0.0443, abs=1e-4)
@@ -116,10 +172,6 @@ def test_table3_transfer_sizes_from_the_layer_shapes():
     (lambda: pm.cluster_speedup(100), ValueError, "sub_batch must be one of"),
     (lambda: pm.cluster_full_pass_ms(128, 8.0), TypeError, "bits must be an integer"),
     (lambda: pm.cluster_full_pass_ms(128, 8, -1.0), ValueError, "sync_ms must be >= 0"),
-    (lambda: mp_costs.hybrid_step_time(5, 6, 1, 4), ValueError, "t_fc must be <= t_total"),
-    (lambda: mp_costs.hybrid_step_time(10, 6, 1, 0), ValueError, "n_sub_batches must be >= 1"),
-    (lambda: mp_costs.speedup(4, 10, 0), ValueError, "t_step must be > 0"),
-    (lambda: mp_costs.unhidden_time([1, 2], [1]), ValueError, "one length"),
 ])
 def test_bad_inputs_raise_clear_errors(call, exc, match):
     with pytest.raises(exc, match=match):

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from course_utils import datapath as dp
-from course_utils.hardware import link
+from course_utils.systems import datapath as dp
+from course_utils.systems.hardware import link
 
 MB = 4_000_000  # the 4 MB gradient of parallelism.md section 1
 
@@ -67,7 +67,7 @@ def test_pipeline_formula_for_equal_chunks():
     (lambda: dp.timeline(10, [dp.Stage("a", 1.0)], chunks=11), ValueError, "chunks must be <="),
     (lambda: dp.Stage("a", 0.0), ValueError, "bandwidth must be > 0"),
     (lambda: dp.Stage("a", 1.0, -1.0), ValueError, "latency must be >= 0"),
-    (lambda: dp.staged_route("pcie9", "ib_fdr"), ValueError, "name must be one of"),
+    (lambda: dp.staged_route("pcie9", "ib_fdr"), ValueError, "pcie must be one of"),
     (lambda: dp.rdma_route("pcie3", "ib_fdr", network_latency=-1), ValueError,
      "network_latency must be >= 0"),
 ])

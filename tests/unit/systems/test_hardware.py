@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from course_utils import hardware as hw
+from course_utils.systems import hardware as hw
 
 URL = re.compile(r"^https?://\S+$")
 

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from course_utils.hardware import pcie_bandwidth
-from course_utils.lanes import BuildError, lane_budget
+from course_utils.systems.hardware import pcie_bandwidth
+from course_utils.systems.lanes import BuildError, lane_budget
 
 
 def test_four_gpus_on_40_lanes_with_a_nic_run_at_x8():

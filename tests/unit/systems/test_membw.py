@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from course_utils import membw
+from course_utils.systems import membw
 
 
 def test_default_sizes_span_4kib_to_256mib():
@@ -11,6 +11,7 @@ def test_default_sizes_span_4kib_to_256mib():
     assert all(b == 4 * a for a, b in zip(sizes, sizes[1:], strict=False))
 
 
+@pytest.mark.timing
 def test_measurement_is_positive_and_consistent():
     (m,) = membw.host_copy_bandwidth([1 << 20], repeats=2, min_seconds=0.002)
     assert m.nbytes == 1 << 20
@@ -21,6 +22,7 @@ def test_measurement_is_positive_and_consistent():
     assert 1e7 < m.bandwidth < 1e13
 
 
+@pytest.mark.timing
 def test_larger_copies_take_longer():
     small, large = membw.host_copy_bandwidth([1 << 12, 1 << 24], repeats=2, min_seconds=0.002)
     assert large.seconds > small.seconds
@@ -41,3 +43,23 @@ def test_time_copy_rejects_bad_input(kwargs, exc, match):
 def test_empty_sizes_rejected():
     with pytest.raises(ValueError, match="sizes must contain"):
         membw.host_copy_bandwidth([])
+
+
+def test_copy_measurement_is_the_core_type():
+    from course_utils.core.measure import CopyMeasurement
+
+    assert membw.CopyMeasurement is CopyMeasurement
+
+
+@pytest.mark.timing
+def test_gpu_copies_need_a_gpu_or_measure_one():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(ValueError, match="direction must be one of"):
+        membw.gpu_copy_bandwidth("h2h")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="needs a CUDA GPU"):
+            membw.gpu_copy_bandwidth("h2d", [1 << 20])
+        return
+    for direction in membw.GPU_COPY_DIRECTIONS:  # pragma: no cover - GPU only
+        (m,) = membw.gpu_copy_bandwidth(direction, [1 << 24], repeats=2, iterations=2)
+        assert 1e8 < m.bandwidth < 1e13

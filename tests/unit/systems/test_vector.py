@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from course_utils import vector
+from course_utils.systems import vector
 
 
 @given(n=st.integers(1, 700), tpb=st.sampled_from([1, 32, 64, 100, 256]),

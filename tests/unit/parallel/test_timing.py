@@ -1,0 +1,58 @@
+"""course_utils.parallel.timing: all-reduce timing on real gloo processes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from course_utils.core.measure import measure_until
+from course_utils.parallel import costs, timing
+
+
+def test_default_sizes_4_kib_to_4_mib():
+    sizes = timing.default_sizes()
+    assert sizes[0] == 4096 and sizes[-1] == 4 * 2**20
+    assert all(b == 4 * a for a, b in zip(sizes, sizes[1:], strict=False))
+
+
+def test_two_gloo_processes_time_every_size():
+    r = timing.measure_allreduce("torch", 2, [4096, 65536], repeats=3)
+    assert r["engine"] == "torch" and r["backend"] == "gloo" and r["world_size"] == 2
+    assert r["nbytes"] == [4096, 65536]
+    assert len(r["all_seconds"]) == 2 and all(len(s) == 3 for s in r["all_seconds"])
+    assert all(np.isfinite(t) and t > 0 for t in r["min_seconds"] + r["seconds"])
+    assert all(m <= med for m, med in zip(r["min_seconds"], r["seconds"], strict=True))
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda: timing.measure_allreduce("nccl2", 2), ValueError, "engine must be one of"),
+    (lambda: timing.measure_allreduce("torch", 0), ValueError, "nprocs must be >= 1"),
+    (lambda: timing.measure_allreduce("torch", 2, []), ValueError, "sizes must contain"),
+    (lambda: timing.measure_allreduce("torch", 2, [2]), ValueError, r"sizes\[i\] must be >= 4"),
+    (lambda: timing.measure_allreduce("torch", 2, repeats=0), ValueError,
+     "repeats must be >= 1"),
+])
+def test_bad_inputs_are_rejected_before_launching(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+@pytest.mark.timing
+def test_measured_gloo_allreduce_follows_the_alpha_beta_model(tmp_path):
+    """Predict each size (4 KiB ... 2 MiB, 2 processes) from a fit to the others.
+
+    On a 2-core machine shared with other work, only 2 processes are measured (more
+    processes than cores measure the OS scheduler, not the network); times are the
+    minimum of 100 interleaved single-call samples per size, and when a prediction
+    misses, 100 more samples are taken (at most 300), as in the notebook.
+    """
+    sizes = [4096, 16384, 65536, 262144, 1048576, 2097152]
+    best = np.full(len(sizes), np.inf)
+
+    def more_samples():
+        best[:] = np.minimum(best, timing.measure_allreduce("torch", 2, sizes,
+                                                            repeats=100)["min_seconds"])
+        return costs.leave_one_out_errors(sizes, 2, best)
+
+    errors, _ = measure_until(more_samples, lambda e: np.abs(e).max() < 0.25)
+    assert np.abs(errors).max() < 0.25, (best, errors)
