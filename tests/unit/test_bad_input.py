@@ -661,7 +661,7 @@ ROWS: list[tuple[str, object, type, str]] = [
     ("course_utils.conv.reference.conv_output_shape",
      lambda: reference.conv_output_shape((1, 1, 4), (1, 1, 3, 3)), V, r"x_shape"),
     ("course_utils.conv.reference.load_benchmark",
-     lambda: reference.load_benchmark("nope.json"), V, r"name must name a benchmark"),
+     lambda: reference.load_benchmark("results.txt"), V, r"name must be a \.json file name"),
     # ---------------------------------------------------------------- conv.costs
     ("course_utils.conv.costs.conv_flops",
      lambda: conv_costs.conv_flops((1, 1, 4, 4), (1, 1, 3, 3), stride=0), V,

@@ -93,3 +93,7 @@ def test_committed_cpu_results_are_complete():
         assert len(sweep["kernel_sizes"]) == len(sweep["seconds"]["reference_fft"])
     with pytest.raises(ValueError, match="name must be a .json"):
         ref.load_benchmark("../x.json")
+    # a file that is not there (yet: a GPU run writes conv_benchmark_gpu.json) is not
+    # bad input; the convolution chapter catches FileNotFoundError and goes on
+    with pytest.raises(FileNotFoundError, match="no benchmark results"):
+        ref.load_benchmark("conv_benchmark_nowhere.json")
