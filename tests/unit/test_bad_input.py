@@ -32,7 +32,7 @@ try:  # the kernel modules need a backend; every row fails before a kernel launc
 except RuntimeError:  # another test in this process already chose the real GPU
     pass
 
-torch = pytest.importorskip("torch")
+import torch  # noqa: E402  (a test dependency: no silent skip)
 
 from course_utils.brain import estimate  # noqa: E402
 from course_utils.brain import timeline as brain_tl  # noqa: E402
