@@ -40,10 +40,16 @@ from .launchers import (
 )
 from .measure import (
     MARKER,
+    TIMING_MODE_ENV,
+    TIMING_NOTE,
     CopyMeasurement,
+    TimingCheckFailed,
+    check_timing,
     emit,
+    low_quantile,
     measure_until,
     time_calls,
+    timing_mode,
 )
 from .plots import (
     InteractiveFigure,
@@ -70,6 +76,12 @@ __all__ = [
     "CopyMeasurement",
     "time_calls",
     "measure_until",
+    "low_quantile",
+    "TIMING_MODE_ENV",
+    "TIMING_NOTE",
+    "TimingCheckFailed",
+    "timing_mode",
+    "check_timing",
     "MARKER",
     "emit",
     "free_port",

@@ -19,8 +19,9 @@ Run it under a launcher; every rank must call it with the same arguments::
     mpiexec -n 2 python -m course_utils.parallel.timing --engine mpi --out times.json
 
 Rank 0 prints (:func:`course_utils.core.measure.emit`) and, with ``--out``, writes
-``{"engine", "backend", "world_size", "nbytes", "seconds", "min_seconds", "all_seconds"}``
-as JSON (seconds per all-reduce: medians, minima, every run).
+``{"engine", "backend", "world_size", "nbytes", "seconds", "min_seconds", "low_seconds",
+"all_seconds"}``
+as JSON (seconds per all-reduce: medians, minima, 10th percentiles, every run).
 
 Used in: :doc:`/notebooks/dp_communication`.
 """
@@ -38,7 +39,8 @@ import numpy as np
 
 from ..core.checks import check_choice, check_int, check_number
 from ..core.launchers import ENGINES, init_distributed, launch, run_local
-from ..core.measure import emit, time_calls
+from ..core.measure import emit, low_quantile, measure_until, time_calls
+from .costs import leave_one_out_errors
 
 __all__ = [
     "default_sizes",
@@ -46,6 +48,7 @@ __all__ = [
     "mpi_allreduce_times",
     "matmul_throughput",
     "measure_allreduce",
+    "measure_allreduce_model",
     "main",
 ]
 
@@ -59,6 +62,7 @@ def _summarise(runs: list[list[float]]) -> dict[str, list]:
     return {
         "seconds": [float(np.median(r)) for r in runs],
         "min_seconds": [float(np.min(r)) for r in runs],
+        "low_seconds": [low_quantile(r) for r in runs],
         "all_seconds": runs,
     }
 
@@ -78,7 +82,8 @@ def torch_allreduce_times(
     """All-reduce times of float32 tensors of ``sizes`` bytes with ``torch.distributed``.
 
     Needs an initialised default process group (tensors live on the GPU for NCCL).
-    Returns ``{"seconds": medians, "min_seconds": minima, "all_seconds": every run}``.
+    Returns ``{"seconds": medians, "min_seconds": minima, "low_seconds": 10th
+    percentiles, "all_seconds": every run}``.
     """
     import torch
     import torch.distributed as dist
@@ -214,6 +219,52 @@ def measure_allreduce(
         return run_local(main, (argv,), nprocs=nprocs, timeout=timeout)[0]
     (result,) = launch("mpi", __name__, argv, nprocs=nprocs, timeout=timeout)
     return result
+
+
+def measure_allreduce_model(
+    nprocs: int = 2,
+    sizes: Sequence[int] | None = None,
+    *,
+    engine: str = "torch",
+    repeats: int = 100,
+    attempts: int = 3,
+    tolerance: float = 0.25,
+    first: dict | None = None,
+) -> tuple[dict, np.ndarray, int]:
+    """Time all-reduces until the alpha-beta model predicts every size within ``tolerance``.
+
+    Each size is predicted from a fit to the other sizes
+    (:func:`course_utils.parallel.costs.leave_one_out_errors`) using ``low_seconds``, the
+    10th percentile of every sample so far. When a prediction misses, ``repeats`` more
+    samples per size are taken and pooled with the earlier ones (``attempts`` series at
+    most, :func:`course_utils.core.measure.measure_until`), so one burst of someone
+    else's load cannot fail the model. ``first`` reuses a :func:`measure_allreduce`
+    result as the first series. Returns (pooled result, relative errors, series used);
+    the caller checks the errors (with :func:`course_utils.core.measure.check_timing`).
+    """
+    tolerance = check_number("tolerance", tolerance, minimum=0, strict_minimum=True)
+    attempts = check_int("attempts", attempts, minimum=1)
+    if first is None:
+        first = measure_allreduce(engine, nprocs, sizes, repeats=repeats)
+    elif not isinstance(first, dict) or "all_seconds" not in first:
+        raise TypeError("first must be a result of measure_allreduce (a dict with all_seconds)")
+    state = {"result": first, "series": 0}
+
+    def next_errors() -> np.ndarray:
+        result = state["result"]
+        if state["series"] > 0:  # a miss: pool the earlier samples with fresh ones
+            new = measure_allreduce(result["engine"], result["world_size"], result["nbytes"],
+                                    repeats=repeats)
+            runs = [a + b for a, b in zip(result["all_seconds"], new["all_seconds"],
+                                          strict=True)]
+            result = state["result"] = result | _summarise(runs)
+        state["series"] += 1
+        return leave_one_out_errors(result["nbytes"], result["world_size"],
+                                    result["low_seconds"])
+
+    errors, used = measure_until(next_errors, lambda e: bool(np.abs(e).max() < tolerance),
+                                 attempts=attempts)
+    return state["result"], errors, used
 
 
 def main(argv: Sequence[str] | None = None) -> dict:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from course_utils.core.measure import measure_until
-from course_utils.parallel import costs, timing
+from course_utils.parallel import timing
 
 
 def test_default_sizes_4_kib_to_4_mib():
@@ -38,21 +37,39 @@ def test_bad_inputs_are_rejected_before_launching(call, exc, match):
 
 
 @pytest.mark.timing
-def test_measured_gloo_allreduce_follows_the_alpha_beta_model(tmp_path):
+def test_measured_gloo_allreduce_follows_the_alpha_beta_model():
     """Predict each size (4 KiB ... 2 MiB, 2 processes) from a fit to the others.
 
     On a 2-core machine shared with other work, only 2 processes are measured (more
-    processes than cores measure the OS scheduler, not the network); times are the
-    minimum of 100 interleaved single-call samples per size, and when a prediction
-    misses, 100 more samples are taken (at most 300), as in the notebook.
+    processes than cores measure the OS scheduler, not the network); each size's time
+    is the 10th percentile of 100 interleaved single-call samples, and when a
+    prediction misses, 100 more samples are pooled (at most 300), as in the notebook.
     """
     sizes = [4096, 16384, 65536, 262144, 1048576, 2097152]
-    best = np.full(len(sizes), np.inf)
+    result, errors, series = timing.measure_allreduce_model(2, sizes)
+    assert 1 <= series <= 3 and len(result["all_seconds"][0]) == 100 * series
+    assert np.abs(errors).max() < 0.25, (result["low_seconds"], errors)
 
-    def more_samples():
-        best[:] = np.minimum(best, timing.measure_allreduce("torch", 2, sizes,
-                                                            repeats=100)["min_seconds"])
-        return costs.leave_one_out_errors(sizes, 2, best)
 
-    errors, _ = measure_until(more_samples, lambda e: np.abs(e).max() < 0.25)
-    assert np.abs(errors).max() < 0.25, (best, errors)
+def test_a_miss_pools_fresh_samples_with_the_earlier_ones():
+    """A first series the model cannot fit (one size 3x too slow) is pooled, not kept."""
+    sizes = [4096, 16384, 65536, 1048576, 4194304]
+    first = timing.measure_allreduce("torch", 2, sizes, repeats=5)
+    spoiled = [[t * (3 if i == 1 else 1) for t in run]
+               for i, run in enumerate(first["all_seconds"])]
+    first = first | timing._summarise(spoiled)
+    result, errors, series = timing.measure_allreduce_model(
+        2, first=first, repeats=20, attempts=2, tolerance=1e-9)
+    assert series == 2 and len(result["all_seconds"][0]) == 25
+    assert result["low_seconds"][1] < first["low_seconds"][1]  # fresh samples pulled it down
+    assert errors.shape == (5,)
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    ({"tolerance": 0}, ValueError, "tolerance must be > 0"),
+    ({"attempts": 0}, ValueError, "attempts must be >= 1"),
+    ({"first": {"seconds": [1.0]}}, TypeError, "first must be a result of measure_allreduce"),
+])
+def test_measure_allreduce_model_rejects_bad_input(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        timing.measure_allreduce_model(2, [4096, 8192, 16384], **kwargs)
