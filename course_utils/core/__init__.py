@@ -57,6 +57,7 @@ from .plots import (
 )
 from .report import (
     environment_rows,
+    glue,
     kernel_source,
 )
 
@@ -100,4 +101,5 @@ __all__ = [
     "InteractiveFigure",
     "environment_rows",
     "kernel_source",
+    "glue",
 ]

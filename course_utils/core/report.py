@@ -1,4 +1,4 @@
-"""Small reporting helpers for notebooks: versions table and kernel source listing.
+"""Small reporting helpers for notebooks: versions table, kernel source listing, glue.
 
 Used in: :doc:`/notebooks/setup`, :doc:`/notebooks/conv_3_cuda`.
 """
@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from .device import device_info
 
-__all__ = ["environment_rows", "kernel_source"]
+__all__ = ["environment_rows", "kernel_source", "glue"]
 
 _PACKAGES = ("course-utils", "numpy", "numba", "numba-cuda", "torch", "matplotlib", "scipy")
 
@@ -53,3 +53,20 @@ def kernel_source(kernel: Callable) -> str:
     if not callable(func):
         raise TypeError(f"kernel must be a @cuda.jit kernel or a function, got {type(kernel)}")
     return inspect.getsource(func)
+
+
+def glue(name: str, value: object, *, display: bool = False) -> object:
+    """Hand ``value`` to the page's prose as ``{glue:text}`name``` (myst-nb); returns it.
+
+    The book's rule is that every number on a page is computed or cited: prose that
+    quotes a run's result glues it, so the built page shows what this build computed.
+    Where myst-nb is not installed (Colab) the value is simply returned.
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"name must be a Python identifier, got {name!r}")
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        return value
+    myst_glue(name, value, display=display)
+    return value

@@ -124,11 +124,17 @@ from .timing import (
     default_sizes,
     matmul_throughput,
     measure_allreduce,
+    measure_allreduce_model,
     mpi_allreduce_times,
     torch_allreduce_times,
 )
+from .workloads import ALEXNET_2012, ALEXNET_PAPER, WORKLOADS, Workload
 
 __all__ = [
+    "Workload",
+    "ALEXNET_2012",
+    "ALEXNET_PAPER",
+    "WORKLOADS",
     "GIB",
     "PAPER_URL",
     "PAPER_PCIE_2GPU_BANDWIDTH",
@@ -169,6 +175,7 @@ __all__ = [
     "mpi_allreduce_times",
     "matmul_throughput",
     "measure_allreduce",
+    "measure_allreduce_model",
     "FC_STRATEGIES",
     "allgather_time",
     "fit_allgather",

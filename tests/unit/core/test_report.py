@@ -23,3 +23,11 @@ def test_kernel_source_shows_the_kernel():
 def test_kernel_source_rejects_non_callables():
     with pytest.raises(TypeError, match="kernel must be"):
         report.kernel_source(42)
+
+
+def test_glue_returns_the_value_and_checks_the_name():
+    from course_utils.core.report import glue
+
+    assert glue("alpha_us", 12.5) == 12.5
+    with pytest.raises(ValueError, match="name must be a Python identifier"):
+        glue("alpha us", 1.0)
