@@ -21,7 +21,7 @@ def test_the_2012_alexnet_reproduces_the_papers_section_2_3_example():
     b = workloads.ALEXNET_2012
     assert b.fp32_bytes / 2**30 == pytest.approx(0.2235, abs=1e-4)  # printed "0.223 GB"
     with pytest.raises(ValueError, match="has no measured step time"):
-        b.seconds_per_example
+        _ = b.seconds_per_example
 
 
 def test_every_workload_cites_its_source():
