@@ -15,7 +15,7 @@ CU_HASH := $(shell find course_utils -type f \( -name '*.py' -o -path '*/data/*'
              | xargs cat | sha256sum | cut -c1-16)
 CU_STAMP := _build/.course_utils-$(CU_HASH)
 
-.PHONY: setup book build test test-unit test-notebooks test-book test-browser test-install \
+.PHONY: setup book build test test-unit test-notebooks test-reader test-book test-browser test-install \
         lab lint linkcheck colab-cells clean
 
 setup: $(STAMP)
@@ -50,6 +50,7 @@ test: setup
 	$(MAKE) lint
 	$(MAKE) test-unit
 	$(MAKE) test-notebooks
+	$(MAKE) test-reader
 	$(MAKE) build
 	$(PYTEST_BOOK)
 	$(PYTEST_BROWSER)
@@ -64,6 +65,11 @@ test-unit: setup
 # beside them on a 2-core machine would make those checks flaky.
 test-notebooks: setup
 	$(BIN)/python -m pytest -p no:randomly --nbval-lax --nbval-current-env notebooks
+
+# Every notebook again, as a busy reader runs it: timing checks in reader mode (a miss
+# prints a note), one busy-looping process per core. No cell may raise.
+test-reader: setup
+	$(BIN)/python -m pytest -p no:randomly -s tests/reader
 
 PYTEST_BOOK    := $(BIN)/python -m pytest tests/book
 PYTEST_BROWSER := $(BIN)/python -m pytest tests/browser

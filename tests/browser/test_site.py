@@ -63,6 +63,20 @@ def test_math_renders(site, page, name):
     raw = page.evaluate("""Array.from(document.querySelectorAll('article .math'))
         .filter(e => !e.querySelector('mjx-container')).length""")
     assert raw == 0, "some math was left as raw TeX"
+    # MathJax's own view of every expression on the page: none failed to compile, and no
+    # TeX source holds a control character (a TAB from "\t" in "\text" typesets without
+    # an error, as "ext", so only the source shows it).
+    report = page.evaluate("""() => {
+        const items = Array.from(MathJax.startup.document.math || []);
+        return {
+          count: items.length,
+          errors: document.querySelectorAll('mjx-merror').length,
+          control: items.map(m => m.math).filter(t => /[\\x00-\\x08\\x0b-\\x1f\\x7f]/.test(t)),
+        };
+    }""")
+    assert report["count"] > 0, "MathJax lists no math on a page that has math"
+    assert report["errors"] == 0, f"MathJax reported {report['errors']} errors on the page"
+    assert report["control"] == [], f"control characters in TeX: {report['control']!r}"
 
 
 @pytest.mark.parametrize("name", PAGES)

@@ -116,3 +116,27 @@ def test_course_utils_kernel_modules_never_import_numba_cuda_directly():
                     f"{path.name} imports numba.cuda; use `cuda = device.cuda()`")
             if isinstance(node, ast.Import):
                 assert "numba.cuda" not in [a.name for a in node.names], path.name
+
+
+_CONTROL = {chr(c) for c in range(32) if chr(c) != "\n"} | {"\x7f"}
+
+
+@pytest.mark.parametrize(
+    "path", NOTEBOOKS + sorted((ROOT / "book").glob("*.md")), ids=lambda p: p.name
+)
+def test_sources_hold_no_control_characters(path):
+    """No TAB or other control character in any cell or page source.
+
+    A ``\\t`` decoded inside ``\\text`` (``T_<TAB>ext{fc}``) still typesets, as "ext", so
+    MathJax reports nothing; only the source shows it.
+    """
+    if path.suffix == ".ipynb":
+        cells = nbformat.read(path, as_version=4).cells
+        sources = [(f"cell {i}", c.source) for i, c in enumerate(cells)]
+    else:
+        sources = [("page", path.read_text())]
+    found = [(where, line_no, repr(line)[:120])
+             for where, text in sources
+             for line_no, line in enumerate(text.splitlines(), 1)
+             if _CONTROL & set(line)]
+    assert not found, f"control characters in {path.name}: {found}"
