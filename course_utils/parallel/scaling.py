@@ -46,6 +46,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.checks import RealLike, as_real_array, check_choice, check_int, check_number
+from .costs import HIERARCHICAL_ALGORITHMS, hierarchical_allreduce_time
+from .figures import NCCL_BASE_LATENCY, NCCL_NET_HOP_LATENCY, NCCL_NVLINK_HOP_LATENCY
 
 __all__ = [
     "DDP_BUCKET_BYTES",
@@ -54,6 +56,11 @@ __all__ = [
     "buckets",
     "batch_efficiency",
     "overlap_step",
+    "Cluster",
+    "Achieved",
+    "ScalingResult",
+    "step_time",
+    "scaling_efficiency",
 ]
 
 #: PyTorch DDP's default ``bucket_cap_mb=25``: 25 MiB per bucket (bytes).
@@ -141,7 +148,8 @@ def overlap_step(
     ``bucket_ready``: each bucket's ready point as a fraction of the backward pass, in
     launch order; ``bucket_seconds``: each bucket's all-reduce time, shape
     ``(buckets, ...)`` broadcasting with ``forward``. Returns ``compute`` (3F),
-    ``comm`` (sum of the all-reduces), ``exposed`` (step minus compute) and ``step``.
+    ``comm`` (sum of the all-reduces), ``exposed`` (step minus compute), ``step``, and
+    each bucket's all-reduce ``starts`` and ``ends`` (shape ``(buckets, ...)``).
     """
     fwd = as_real_array("forward", forward, minimum=0)
     ready = np.ravel(as_real_array("bucket_ready", bucket_ready, minimum=0))
@@ -152,18 +160,178 @@ def overlap_step(
         raise ValueError(f"bucket_seconds must have one row per bucket ({ready.size}), got "
                          f"shape {seconds.shape}")
     end = np.zeros(np.broadcast_shapes(fwd.shape, seconds.shape[1:]))
+    starts, ends = [], []
     for k in range(ready.size):
-        end = np.maximum(end, fwd + 2 * fwd * ready[k]) + seconds[k]
+        starts.append(np.maximum(end, fwd + 2 * fwd * ready[k]))
+        end = starts[-1] + seconds[k]
+        ends.append(end)
     compute = 3 * fwd
     step = np.maximum(compute, end)
     return {"compute": compute + 0 * step, "comm": seconds.sum(axis=0) + 0 * step,
-            "exposed": step - compute, "step": step}
+            "exposed": step - compute, "step": step, "starts": np.array(starts),
+            "ends": np.array(ends)}
 
 
-def _check_scaling(scaling: str) -> str:
-    return check_choice("scaling", scaling, SCALINGS)
+@dataclass(frozen=True)
+class Cluster:
+    """A data-parallel machine at its nominal rates.
+
+    ``gpu_flops``: peak FLOP/s of one GPU in the training precision; ``gpus_per_node``;
+    ``intra_bandwidth``: bytes/s per GPU per direction inside a node (NVLink, PCIe);
+    ``node_bandwidth``: bytes/s per node per direction into the network (all its NICs);
+    ``intra_alpha``, ``inter_alpha``: seconds per all-reduce step inside a node and
+    across the network; ``base_latency``: seconds per collective call; ``in_network``:
+    switches that reduce (NVLS, SHARP). Latency defaults: NCCL's cost model
+    (:mod:`course_utils.parallel.figures`).
+    """
+
+    name: str
+    gpu_flops: float
+    gpus_per_node: int
+    intra_bandwidth: float
+    node_bandwidth: float
+    intra_alpha: float = NCCL_NVLINK_HOP_LATENCY
+    inter_alpha: float = NCCL_NET_HOP_LATENCY
+    base_latency: float = NCCL_BASE_LATENCY
+    in_network: bool = False
+
+    def __post_init__(self):
+        check_number("gpu_flops", self.gpu_flops, minimum=0, strict_minimum=True)
+        check_int("gpus_per_node", self.gpus_per_node, minimum=1)
+        check_number("intra_bandwidth", self.intra_bandwidth, minimum=0, strict_minimum=True)
+        check_number("node_bandwidth", self.node_bandwidth, minimum=0, strict_minimum=True)
+        for name in ("intra_alpha", "inter_alpha", "base_latency"):
+            check_number(name, getattr(self, name), minimum=0)
 
 
-def _check_gpus(gpus: RealLike, gpus_per_node: int) -> np.ndarray:
-    check_int("gpus_per_node", gpus_per_node, minimum=1)
-    return as_real_array("gpus", gpus, minimum=1)
+@dataclass(frozen=True)
+class Achieved:
+    """What a software stack achieves of the nominal rates (the model's free parameters).
+
+    ``mfu``: fraction of peak FLOP/s at ``reference_batch`` examples per GPU (0 < mfu
+    <= 1); ``bandwidth``: fraction of the nominal link rates the all-reduce achieves
+    (busbw / nominal, 0 < x <= 1); ``half_batch``: examples per GPU at which compute
+    runs at half its large-batch rate (:func:`batch_efficiency`; 0 = no batch effect).
+    Fields may be NumPy arrays (a sweep).
+    """
+
+    mfu: RealLike
+    bandwidth: RealLike
+    reference_batch: RealLike = 32
+    half_batch: RealLike = 0.0
+
+    def __post_init__(self):
+        for name in ("mfu", "bandwidth"):
+            value = as_real_array(name, getattr(self, name), minimum=0, strict_minimum=True)
+            if np.any(value > 1):
+                raise ValueError(f"{name} must be a fraction in (0, 1], got {value.max():g}")
+        as_real_array("reference_batch", self.reference_batch, minimum=0, strict_minimum=True)
+        as_real_array("half_batch", self.half_batch, minimum=0)
+
+    def flops(self, peak: float, batch: RealLike) -> np.ndarray:
+        """Achieved FLOP/s at ``batch`` examples per GPU on a GPU of ``peak`` FLOP/s."""
+        rel = (batch_efficiency(batch, self.half_batch)
+               / batch_efficiency(self.reference_batch, self.half_batch))
+        return peak * np.asarray(self.mfu) * rel
+
+
+@dataclass(frozen=True)
+class ScalingResult:
+    """:func:`scaling_efficiency`'s answer; arrays broadcast over the inputs.
+
+    ``scaling`` names the convention ("weak" or "strong"); ``efficiency`` is throughput
+    over linear scaling from ``baseline_gpus``; ``step``, ``compute``, ``exposed``
+    (seconds) and ``batch_per_gpu`` are at ``gpus``.
+    """
+
+    scaling: str
+    gpus: np.ndarray
+    baseline_gpus: int
+    batch_per_gpu: np.ndarray
+    step: np.ndarray
+    compute: np.ndarray
+    exposed: np.ndarray
+    efficiency: np.ndarray
+
+    @property
+    def speedup(self) -> np.ndarray:
+        """Throughput at ``gpus`` over throughput at ``baseline_gpus``."""
+        return self.efficiency * self.gpus / self.baseline_gpus
+
+
+def step_time(
+    layers: Sequence,
+    gpus: RealLike,
+    batch_per_gpu: RealLike,
+    cluster: Cluster,
+    achieved: Achieved,
+    *,
+    bytes_per_value: float = 4.0,
+    gradient_bytes: float = 4.0,
+    bucket_bytes: float = DDP_BUCKET_BYTES,
+    algorithm: str = "auto",
+) -> dict[str, np.ndarray]:
+    """One DDP step on ``gpus`` GPUs with ``batch_per_gpu`` examples each (seconds).
+
+    ``layers``: the network in forward order (objects with ``parameters`` and ``flops``,
+    forward FLOPs per example, e.g. :mod:`course_utils.parallel.networks`). GPUs fill
+    nodes of ``cluster.gpus_per_node``. DDP buckets the gradients as they are in memory
+    (``gradient_bytes`` per value); a communication hook then sends each bucket with
+    ``bytes_per_value`` bytes per value (4 = fp32, 1 = 8-bit, 1/8 = 1-bit), so
+    compression shrinks every all-reduce but not the buckets' boundaries. Returns
+    :func:`overlap_step`'s arrays.
+    """
+    if not isinstance(cluster, Cluster) or not isinstance(achieved, Achieved):
+        raise TypeError("cluster must be a Cluster and achieved an Achieved")
+    check_choice("algorithm", algorithm, HIERARCHICAL_ALGORITHMS)
+    if len(layers) == 0:
+        raise ValueError("layers must list at least one layer, got an empty model")
+    params = np.array([layer.parameters for layer in layers], dtype=float)
+    flops = np.array([layer.flops for layer in layers], dtype=float)
+    if flops.sum() <= 0:
+        raise ValueError("layers must have forward FLOPs (their flops sum to 0)")
+    n = as_real_array("gpus", gpus, minimum=1, integer=True)
+    b = as_real_array("batch_per_gpu", batch_per_gpu, minimum=0, strict_minimum=True)
+    wire = check_number("bytes_per_value", bytes_per_value, minimum=0, strict_minimum=True)
+    packed = buckets(params, flops, bytes_per_value=gradient_bytes, bucket_bytes=bucket_bytes)
+    forward = b * flops.sum() / achieved.flops(cluster.gpu_flops, b)
+    per_node = np.minimum(n, cluster.gpus_per_node)
+    nodes = np.ceil(n / per_node)
+    eff = np.asarray(achieved.bandwidth)
+    shape = (len(packed),) + (1,) * np.broadcast(n, b, eff, forward).ndim
+    seconds = hierarchical_allreduce_time(
+        packed.nbytes.reshape(shape) * wire / gradient_bytes, per_node, nodes, cluster.intra_bandwidth * eff,
+        cluster.node_bandwidth * eff / per_node, cluster.intra_alpha, cluster.inter_alpha,
+        algorithm, in_network=cluster.in_network, base_latency=cluster.base_latency)
+    seconds = np.where(n > 1, seconds, 0.0)  # one GPU does not communicate
+    return overlap_step(forward, packed.ready, seconds)
+
+
+def scaling_efficiency(
+    layers: Sequence,
+    gpus: RealLike,
+    cluster: Cluster,
+    achieved: Achieved,
+    *,
+    scaling: str,
+    batch: RealLike,
+    baseline_gpus: int = 1,
+    **options,
+) -> ScalingResult:
+    """Throughput at ``gpus`` over linear scaling from ``baseline_gpus``.
+
+    ``scaling="weak"``: ``batch`` is the per-GPU batch at every GPU count.
+    ``scaling="strong"``: ``batch`` is the global batch, split over the GPUs. Other
+    keyword ``options`` go to :func:`step_time` (bytes_per_value, gradient_bytes,
+    bucket_bytes, algorithm).
+    """
+    check_choice("scaling", scaling, SCALINGS)
+    n0 = check_int("baseline_gpus", baseline_gpus, minimum=1)
+    n = as_real_array("gpus", gpus, minimum=1, integer=True)
+    total = as_real_array("batch", batch, minimum=0, strict_minimum=True)
+    b, b0 = (total, total) if scaling == "weak" else (total / n, total / n0)
+    base = step_time(layers, n0, b0, cluster, achieved, **options)
+    at = step_time(layers, n, b, cluster, achieved, **options)
+    efficiency = (n * b / at["step"]) / (n0 * b0 / base["step"]) / (n / n0)
+    return ScalingResult(scaling, n + 0 * efficiency, n0, b + 0 * efficiency, at["step"],
+                         at["compute"], at["exposed"], efficiency)

@@ -79,3 +79,22 @@ def test_batch_efficiency_is_half_at_the_half_batch():
 def test_bad_input_names_the_parameter(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_each_buckets_all_reduce_starts_when_it_is_full_and_the_link_is_free():
+    out = scaling.overlap_step(1.0, np.array([0.5, 1.0]), np.array([2.0, 0.5]))
+    np.testing.assert_array_equal(out["starts"], [2.0, 4.0])
+    np.testing.assert_array_equal(out["ends"], [4.0, 4.5])
+
+
+def test_compression_shrinks_the_all_reduces_but_not_the_bucket_boundaries():
+    """DDP buckets the fp32 gradients; a hook compresses each bucket on its way out."""
+    from course_utils.parallel import networks, scaling_fit
+
+    fit = scaling_fit.fit_on_goyal()
+    scene = scaling_fit.scenarios()[scaling_fit.FIT_KEY]
+    fp32 = scaling.step_time(scene.layers, 256, 32, scene.cluster, fit)
+    int8 = scaling.step_time(scene.layers, 256, 32, scene.cluster, fit, bytes_per_value=1)
+    assert fp32["starts"].shape == int8["starts"].shape  # same buckets
+    assert float(int8["comm"]) < float(fp32["comm"]) / 3
+    assert networks.total_parameters(scene.layers) > 0
