@@ -281,6 +281,8 @@ def rebound(report: dict) -> None:
 
 def check_targets(problems: dict, roofs: dict, gpu: bool) -> dict:
     """The issue's GPU targets, computed from the measurements (informative off a GPU)."""
+    from course_utils.conv import GPU_TARGETS
+
     def row(prob, method):
         for r in problems[prob]["results"]:
             if r["method"] == method and "seconds" in r:
@@ -294,11 +296,13 @@ def check_targets(problems: dict, roofs: dict, gpu: bool) -> dict:
         frac = tiled["gbps"] * 1e9 / roofs["copy_bandwidth"]
         out["tiled_fraction_of_copy_bandwidth"] = frac
         out["tiled_speedup_vs_torch"] = torch_img["seconds"] / tiled["seconds"]
-        out["tiled_target_met"] = bool(frac >= 0.7 and tiled["seconds"] <= torch_img["seconds"])
+        out["tiled_target_met"] = bool(frac >= GPU_TARGETS["tiled_fraction_of_copy_bandwidth"]
+                                       and tiled["seconds"] <= torch_img["seconds"])
     lay, torch_layer = row(layer, "layer"), row(layer, "torch")
     if lay and torch_layer:
         out["layer_fraction_of_torch"] = lay["gflops"] / torch_layer["gflops"]
-        out["layer_target_met"] = bool(out["layer_fraction_of_torch"] >= 0.3)
+        out["layer_target_met"] = bool(out["layer_fraction_of_torch"]
+                                       >= GPU_TARGETS["layer_fraction_of_torch"])
     return out
 
 

@@ -9,6 +9,7 @@ kernels (:mod:`.kernels`, :mod:`.fft_kernels`) and their host driver
 """
 
 from .costs import (
+    GPU_TARGETS,
     ROOFLINE_GPUS,
     arithmetic_intensity,
     attainable_flops,
@@ -66,6 +67,7 @@ __all__ = [
     "conv_min_bytes",
     "arithmetic_intensity",
     "attainable_flops",
+    "GPU_TARGETS",
     "ROOFLINE_GPUS",
     "gpu_roofs",
     "winograd_multiplies",

@@ -11,6 +11,8 @@ Used in: :doc:`/notebooks/conv_3_cuda`, :doc:`/notebooks/brain_estimate`.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from types import MappingProxyType
 
 import numpy as np
 
@@ -24,6 +26,7 @@ __all__ = [
     "attainable_flops",
     "ROOFLINE_GPUS",
     "gpu_roofs",
+    "GPU_TARGETS",
     "winograd_multiplies",
     "winograd_layer_multiplies",
     "winograd_f2x2_3x3",
@@ -93,6 +96,18 @@ def gpu_roofs(names: tuple[str, ...] = ROOFLINE_GPUS) -> dict[str, dict]:
         out[name] = {"year": g.year, "peak_flops": g.fp32_flops, "bandwidth": g.memory_bandwidth,
                      "ridge_point": g.fp32_flops / g.memory_bandwidth}
     return out
+
+
+#: The chapter's goals for its CUDA kernels on a GPU, as fractions, which
+#: ``benchmarks/conv.py`` checks: the tiled kernel on a 4096 x 4096 image with a 5 x 5
+#: filter reaches this share of the measured copy bandwidth (and is at least as fast as
+#: torch); the layer kernel (batch 32, 64 -> 64 channels, 56 x 56, 3 x 3) reaches this
+#: share of torch's (cuDNN's) fp32 rate. Targets this course set itself, not published
+#: figures.
+GPU_TARGETS: Mapping[str, float] = MappingProxyType({
+    "tiled_fraction_of_copy_bandwidth": 0.7,
+    "layer_fraction_of_torch": 0.3,
+})
 
 
 # --------------------------------------------------------------------------- Winograd

@@ -71,9 +71,10 @@ __all__ = [
 
 cuda = device.cuda()  # selects GPU or simulator before numba.cuda is imported
 
-#: Constant memory per device (bytes), every CUDA GPU since compute capability 1.0.
+# CUDA C++ Programming Guide, https://docs.nvidia.com/cuda/cuda-c-programming-guide/#features-and-technical-specifications
+#: Constant memory per device (bytes), every compute capability.
 CONST_MEMORY_BYTES = 64 * 1024
-#: Static shared memory a block may use (bytes).
+#: Static shared memory a block may use (bytes); more needs dynamic shared memory (opt-in).
 SHARED_MEMORY_BYTES = 48 * 1024
 
 

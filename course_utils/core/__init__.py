@@ -30,6 +30,8 @@ from .device import (
     select_device,
 )
 from .launchers import (
+    BACKENDS,
+    choose_backend,
     free_port,
     init_distributed,
     launch,
@@ -102,4 +104,6 @@ __all__ = [
     "environment_rows",
     "kernel_source",
     "glue",
+    "BACKENDS",
+    "choose_backend",
 ]

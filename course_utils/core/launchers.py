@@ -15,7 +15,15 @@ Two ways, one module:
   its rank 0 printed with :func:`course_utils.core.measure.emit`.
 
 :func:`init_distributed` is how every torch.distributed worker in the course joins its
-process group (gloo on CPUs, NCCL with one GPU per process).
+process group; :func:`choose_backend` is its one decision: NCCL with one GPU per local
+process, gloo on the CPU otherwise. NCCL never gets more local processes than GPUs: on a
+1-GPU machine (Colab) a 2-process run falls back to gloo, and a 1-process run uses NCCL on
+``cuda:0``; asking for ``"nccl"`` with too few GPUs raises before any group is made.
+
+:func:`mpiexec_path` looks for MPICH's launcher where ``pip install mpich`` put it
+(read from the wheel's own file list, so a system Python as on Colab, whose scripts go
+to ``/usr/local/bin``, finds it too), and :func:`mpiexec` tells mpi4py where that
+wheel's ``libmpi`` is.
 
 Used by chapter 1 (``mgpu_measure``: ping-pong, one process per GPU), chapter 2
 (``dp_real_runs``, ``dp_communication``, ``dp_compression``) and chapter 3
@@ -29,6 +37,7 @@ Used in: :doc:`/notebooks/mgpu_measure`, :doc:`/notebooks/dp_real_runs`,
 from __future__ import annotations
 
 import faulthandler
+import importlib.metadata
 import json
 import multiprocessing as mp
 import os
@@ -48,6 +57,7 @@ from .measure import MARKER
 
 __all__ = [
     "free_port",
+    "choose_backend",
     "init_distributed",
     "run_local",
     "torchrun",
@@ -57,6 +67,8 @@ __all__ = [
 ]
 
 ENGINES = ("mpi", "torch")
+#: Accepted ``backend`` values: "auto" lets :func:`choose_backend` decide.
+BACKENDS = ("auto", "gloo", "nccl")
 
 
 def free_port() -> int:
@@ -66,27 +78,55 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def init_distributed(backend: str | None = None) -> tuple[str, Any]:
+def choose_backend(backend: str = "auto", local_world_size: int = 1) -> str:
+    """The process-group backend for one of ``local_world_size`` processes on this machine.
+
+    ``"auto"``: ``"nccl"`` when PyTorch has NCCL and sees at least one CUDA GPU per local
+    process (``torch.cuda.device_count() >= local_world_size``), else ``"gloo"`` (CPU).
+    With 1 GPU and 2 processes that is gloo: two NCCL ranks on one GPU are not allowed.
+    ``"gloo"`` is always possible; ``"nccl"`` is checked against the same rule.
+
+    Raises:
+        ValueError: ``backend`` is not one of "auto", "gloo", "nccl", ``local_world_size``
+            is not a whole number >= 1, or "nccl" was asked for without one GPU per
+            local process.
+    """
+    check_choice("backend", backend, BACKENDS)
+    local_world_size = check_int("local_world_size", local_world_size, minimum=1)
+    if backend == "gloo":
+        return "gloo"
+    import torch
+    import torch.distributed as dist
+
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    nccl_possible = gpus >= local_world_size and dist.is_nccl_available()
+    if backend == "nccl" and not nccl_possible:
+        raise ValueError(
+            f"backend 'nccl' needs a CUDA GPU for each of the {local_world_size} local "
+            f"processes and a PyTorch built with NCCL; this machine has {gpus} GPU(s), "
+            f"NCCL {'available' if dist.is_nccl_available() else 'not available'}. "
+            "Use backend='gloo' or 'auto', or run at most one process per GPU")
+    return "nccl" if nccl_possible else "gloo"
+
+
+def init_distributed(backend: str | None = "auto") -> tuple[str, Any]:
     """Initialise the default process group from torchrun's environment variables.
 
-    Picks NCCL and ``cuda:LOCAL_RANK`` when CUDA has a GPU for every local process,
-    otherwise gloo on the CPU. Without torchrun's variables it starts a 1-process group.
-    Returns ``(backend, device)`` (a ``torch.device``).
+    ``backend``: "auto" (or ``None``), "gloo" or "nccl", decided by
+    :func:`choose_backend` for this machine's ``LOCAL_WORLD_SIZE``: NCCL puts process
+    ``LOCAL_RANK`` on ``cuda:LOCAL_RANK``, gloo on the CPU. Without torchrun's variables it
+    starts a 1-process group. Returns ``(backend, device)`` (a ``torch.device``).
     """
     import torch
     import torch.distributed as dist
 
-    if backend is not None:
-        check_choice("backend", backend, ("gloo", "nccl"))
+    backend = check_choice("backend", "auto" if backend is None else backend, BACKENDS)
     if "RANK" not in os.environ:  # plain `python -m ...`: a world of one
         os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", LOCAL_WORLD_SIZE="1")
         os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
         os.environ.setdefault("MASTER_PORT", str(29400 + os.getpid() % 1000))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-    if backend is None:
-        gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        backend = "nccl" if gpus >= local_world and dist.is_nccl_available() else "gloo"
+    backend = choose_backend(backend, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     device = torch.device("cpu")
     if backend == "nccl":
         device = torch.device("cuda", local_rank)
@@ -159,8 +199,9 @@ def run_local(
         args: its arguments.
         nprocs: number of processes (1 ... 64).
         process_group: ``None``: call ``target(*args)`` (it joins a group itself, as
-            under torchrun). ``"gloo"`` or ``"nccl"``: join that process group first,
-            call ``target(rank, world_size, *args)``, leave the group after.
+            under torchrun). ``"gloo"``, ``"nccl"`` or ``"auto"``
+            (:func:`choose_backend`): join that process group first, call
+            ``target(rank, world_size, *args)``, leave the group after.
         timeout: seconds before the workers are killed (> 0).
         env: extra environment variables for the workers.
         start_method: ``"forkserver"`` (default), ``"fork"`` or ``"spawn"``.
@@ -178,7 +219,7 @@ def run_local(
         raise TypeError(f"args must be a tuple, got {type(args).__name__}")
     nprocs = check_int("nprocs", nprocs, minimum=1, maximum=64)
     if process_group is not None:
-        check_choice("process_group", process_group, ("gloo", "nccl"))
+        check_choice("process_group", process_group, BACKENDS)
     timeout = check_number("timeout", timeout, minimum=0, strict_minimum=True)
     start_method = check_choice("start_method", start_method, ("fork", "spawn", "forkserver"))
     ctx = mp.get_context(start_method)
@@ -246,21 +287,59 @@ def torchrun(
     )
 
 
+def _mpich_wheel() -> tuple[Path | None, Path | None]:
+    """``(mpiexec, libmpi)`` of the installed ``mpich`` wheel, from its own file list.
+
+    pip puts the wheel's ``bin/`` and ``lib/`` under the install scheme's prefix: the
+    virtual environment, or ``/usr/local`` for a system Python such as Colab's (whose
+    ``sys.executable`` is ``/usr/bin/python3``). ``(None, None)`` without the wheel.
+    """
+    try:
+        files = importlib.metadata.distribution("mpich").files or []
+    except importlib.metadata.PackageNotFoundError:
+        return None, None
+    exe = lib = None
+    for f in files:
+        if f.parts[-2:] == ("bin", "mpiexec"):
+            exe = Path(os.path.normpath(f.locate()))
+        elif f.name == "libmpi.so.12" or (lib is None and f.name == "libmpi.so"):
+            lib = Path(os.path.normpath(f.locate()))
+    return (exe if exe and exe.exists() else None), (lib if lib and lib.exists() else None)
+
+
 def mpiexec_path() -> Path:
-    """The ``mpiexec`` beside ``sys.executable`` (a virtual environment's), else on PATH.
+    """MPICH's ``mpiexec``: the ``mpich`` wheel's, else beside ``sys.executable``, else on PATH.
+
+    The wheel's comes first: mpi4py's wheel loads that MPICH, and a different launcher
+    (say Open MPI's) would start processes that each think they are alone.
 
     Raises:
         RuntimeError: there is none; the message says how to install MPICH from PyPI.
     """
+    wheel_exe, _ = _mpich_wheel()
+    if wheel_exe is not None:
+        return wheel_exe
     beside = Path(sys.executable).parent / "mpiexec"
     if beside.exists():
         return beside
     found = shutil.which("mpiexec")
     if found is None:
         raise RuntimeError(
-            "no mpiexec found next to this Python or on PATH; install MPICH from PyPI: "
-            "pip install 'course-utils[mpi]' (or: pip install mpich mpi4py)")
+            "no mpiexec found (no mpich wheel, none next to this Python, none on PATH); "
+            "install MPICH and mpi4py from PyPI: pip install 'course-utils[mpi]' "
+            "(or: pip install mpich mpi4py)")
     return Path(found)
+
+
+def _mpi_env(exe: Path) -> dict[str, str]:
+    """The workers' environment: one thread each, unbuffered output, and, when ``exe`` is
+    the mpich wheel's launcher, ``MPI4PY_LIBMPI`` naming the wheel's ``libmpi`` (mpi4py
+    does not search ``/usr/local/lib`` by itself, where pip puts it for a system Python)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    wheel_exe, wheel_lib = _mpich_wheel()
+    if wheel_lib is not None and wheel_exe == exe:
+        env.setdefault("MPI4PY_LIBMPI", str(wheel_lib))
+    return env
 
 
 def mpiexec(module_args: Sequence[str], *, module: str, nprocs: int = 2,
@@ -268,10 +347,10 @@ def mpiexec(module_args: Sequence[str], *, module: str, nprocs: int = 2,
     """Run ``mpiexec -n nprocs python -m module *module_args`` (stderr merged into stdout)."""
     nprocs = check_int("nprocs", nprocs, minimum=1, maximum=64)
     timeout = check_number("timeout", timeout, minimum=0, strict_minimum=True)
-    cmd = [str(mpiexec_path()), "-n", str(nprocs), sys.executable, "-m", module, *module_args]
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    exe = mpiexec_path()
+    cmd = [str(exe), "-n", str(nprocs), sys.executable, "-m", module, *module_args]
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=timeout, env=env)
+                          timeout=timeout, env=_mpi_env(exe))
 
 
 def launch(engine: str, module: str, args: Sequence[str], *, nprocs: int = 2,

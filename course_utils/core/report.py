@@ -64,6 +64,8 @@ def glue(name: str, value: object, *, display: bool = False) -> object:
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"name must be a Python identifier, got {name!r}")
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()  # a NumPy scalar prints as np.float64(...) under NumPy 2
     try:
         from myst_nb import glue as myst_glue
     except ImportError:

@@ -40,6 +40,7 @@ __all__ = [
     "TIANHE2_POWER_W",
     "TIANHE2_COST_PER_DAY_USD",
     "PLATFORM",
+    "ERA_YEARS",
     "electricity_price",
     "Model",
     "Candidate",
@@ -56,6 +57,11 @@ TIANHE2_COST_PER_DAY_USD = (65e3, 100e3)
 NVLINK_NODE_GPUS = 8  # HGX/DGX boards: 14.4 TB/s aggregate / 1.8 TB/s per B200 [inferred]
 #: Host platform (a platforms.csv row name) for PCIe GPUs of each era.
 PLATFORM = {"2014": "LGA 2011 Core i7 / Xeon (40 lanes)", "today": "AMD EPYC 7002 Rome (128 lanes)"}
+#: (first, last) release year of the GPUs each era offers (``None``: no upper bound). A GPU
+#: is offered only if it was released by the era's year: the post appeared in September
+#: 2014, so its era ends in 2014 (the GTX Titan X came out in 2015); "today" is the current
+#: generation, released from 2020 on.
+ERA_YEARS: dict[str, tuple[int, int | None]] = {"2014": (2012, 2014), "today": (2020, None)}
 
 
 def electricity_price() -> tuple[float, float]:
@@ -113,8 +119,13 @@ class Candidate:
 
 
 def candidates(era: str) -> list[Candidate]:
-    """GPUs with a cited price and power: ``era`` "2014" (2013-2015 GPUs, FDR) or "today"."""
-    check_choice("era", era, ("2014", "today"))
+    """GPUs with a cited price and power released in ``era`` (:data:`ERA_YEARS`).
+
+    ``era`` "2014" (GPUs released 2012-2014, FDR InfiniBand, x8 network cards) or "today"
+    (released 2020 or later, NDR InfiniBand).
+    """
+    check_choice("era", era, tuple(ERA_YEARS))
+    first, last = ERA_YEARS[era]
     prices = {r["gpu"]: r for r in hw.read_table("prices.csv")}
     platforms = {r["name"]: r for r in hw.read_table("platforms.csv")}
     out = []
@@ -122,9 +133,9 @@ def candidates(era: str) -> list[Candidate]:
         g = hw.gpu(name)
         if g.power_w is None:
             continue  # no cited board power: cannot cost it
-        old = g.year <= 2015
-        if old != (era == "2014"):
+        if g.year < first or (last is not None and g.year > last):
             continue
+        old = era == "2014"
         platform = None if g.nvlink else platforms[PLATFORM[era]]
         out.append(Candidate(g, (float(row["price_usd_low"]), float(row["price_usd_high"])),
                              era, platform, "ib_fdr" if old else "ib_ndr",

@@ -25,6 +25,12 @@ Bus bandwidth follows nccl-tests
 (https://github.com/NVIDIA/nccl-tests/blob/master/doc/PERFORMANCE.md):
 ``algbw = S / t`` and ``busbw = algbw * factor`` with factor 2(p-1)/p for all-reduce.
 
+Across nodes, :func:`hierarchical_allreduce_time` models the two-level all-reduces of a
+GPU cluster (``g`` GPUs per node on NVLink, ``m`` nodes on a network, a per-hop alpha for
+each level): a hierarchical ring, NCCL's tree (latency growing with log2 m), in-network
+reduction (NVLink SHARP, InfiniBand SHARP) and NCCL's choice of the fastest. Its hop
+latencies are NCCL's own (:data:`course_utils.parallel.figures.NCCL_NET_HOP_LATENCY`).
+
 Used in: :doc:`/notebooks/dp_communication`, :doc:`/notebooks/mgpu_measure`,
 :doc:`/notebooks/mgpu_hardware`, :doc:`/notebooks/mp_split_layers`.
 """
@@ -40,7 +46,9 @@ from .figures import PAPER_PCIE_2GPU_BANDWIDTH, PAPER_PCIE_SHARED_BANDWIDTH
 __all__ = [
     "ALGORITHMS",
     "COLLECTIVES",
+    "HIERARCHICAL_ALGORITHMS",
     "allreduce_time",
+    "hierarchical_allreduce_time",
     "allreduce_terms",
     "fit_allreduce",
     "leave_one_out_errors",
@@ -53,7 +61,7 @@ __all__ = [
 
 ALGORITHMS = ("ring", "tree", "recursive_doubling", "rabenseifner", "parameter_server")
 COLLECTIVES = ("allreduce", "reducescatter", "allgather", "alltoall", "broadcast", "reduce")
-
+HIERARCHICAL_ALGORITHMS = ("ring", "tree", "in_network", "auto")
 
 
 def _ranks(n: RealLike) -> np.ndarray:
@@ -114,6 +122,88 @@ def allreduce_time(
     gamma = as_real_array("reduce_time_per_byte", reduce_time_per_byte, minimum=0)
     a, b, c = allreduce_terms(n, algorithm)
     return scalar_or_array(a * lat + b * nb / bw + c * nb * gamma)
+
+
+def hierarchical_allreduce_time(
+    nbytes: RealLike,
+    gpus_per_node: RealLike,
+    nodes: RealLike,
+    intra_bandwidth: RealLike,
+    inter_bandwidth: RealLike,
+    intra_alpha: RealLike,
+    inter_alpha: RealLike,
+    algorithm: str = "auto",
+    *,
+    in_network: bool = False,
+    base_latency: RealLike = 0.0,
+) -> float | np.ndarray:
+    """Seconds to all-reduce ``nbytes`` on ``nodes`` nodes of ``gpus_per_node`` GPUs each.
+
+    With ``g`` GPUs per node, ``m`` nodes, ``s = nbytes / g`` (one GPU's shard), per-hop
+    latencies ``ai``, ``ae`` and per-GPU bandwidths ``Bi``, ``Be``:
+
+    * ``"ring"``: reduce-scatter inside each node, ring all-reduce of each GPU's shard
+      across the nodes (``g`` rings at once, one per GPU and network port), all-gather
+      inside the node: ``2(g-1) ai + 2(m-1) ae + 2(g-1)/g n/Bi + 2(m-1)/m s/Be``. One
+      node, or one GPU per node, is the flat ring of :func:`allreduce_time`.
+    * ``"tree"``: the same steps inside the node, and across nodes NCCL's pipelined
+      tree: latency ``2 ceil(log2 m) ae``, bandwidth ``2 s/Be`` (each byte goes up the
+      tree and back down; NCCL's tree model gives it half the bus bandwidth as
+      algorithm bandwidth, :data:`course_utils.parallel.figures.NCCL_TUNING_URL`).
+    * ``"in_network"``: the switches add (NVLink SHARP inside the node, InfiniBand
+      SHARP across nodes): each GPU sends its data once and receives the sum once,
+      ``2 ai + n/Bi`` inside a node (``g > 1``) plus ``2 ae + s/Be`` across nodes
+      (``m > 1``): about half the ring's bandwidth term for many GPUs.
+    * ``"auto"``: the fastest of ring and tree (and of in-network when ``in_network``),
+      as NCCL's tuner chooses per call.
+
+    Phases run one after another (no overlap between levels). ``base_latency`` is added
+    once per call on more than one GPU (NCCL's ``baseLat``); a single GPU costs 0 s.
+
+    Args:
+        nbytes: bytes each GPU contributes and receives back (>= 0).
+        gpus_per_node: GPUs per node, ``g`` (whole number >= 1).
+        nodes: nodes, ``m`` (whole number >= 1).
+        intra_bandwidth: per-GPU, per-direction bandwidth inside a node (NVLink), bytes/s (> 0).
+        inter_bandwidth: per-GPU, per-direction network bandwidth (the node's injection
+            bandwidth / ``g``), bytes/s (> 0).
+        intra_alpha: latency of one step inside a node, seconds (>= 0).
+        inter_alpha: latency of one step across the network, seconds (>= 0).
+        algorithm: one of :data:`HIERARCHICAL_ALGORITHMS`.
+        in_network: whether the switches can reduce (NVLS / SHARP): ``"auto"`` then
+            considers ``"in_network"`` too, and ``"in_network"`` requires it.
+        base_latency: fixed cost of one call, seconds (>= 0; default 0).
+    """
+    check_choice("algorithm", algorithm, HIERARCHICAL_ALGORITHMS)
+    if not isinstance(in_network, bool | np.bool_):
+        raise TypeError(f"in_network must be True or False, got {type(in_network).__name__}")
+    if algorithm == "in_network" and not in_network:
+        raise ValueError("algorithm 'in_network' needs in_network=True (switches that reduce)")
+    nb = as_real_array("nbytes", nbytes, minimum=0)
+    g = as_real_array("gpus_per_node", gpus_per_node, minimum=1, integer=True)
+    m = as_real_array("nodes", nodes, minimum=1, integer=True)
+    bi = as_real_array("intra_bandwidth", intra_bandwidth, minimum=0, strict_minimum=True)
+    be = as_real_array("inter_bandwidth", inter_bandwidth, minimum=0, strict_minimum=True)
+    ai = as_real_array("intra_alpha", intra_alpha, minimum=0)
+    ae = as_real_array("inter_alpha", inter_alpha, minimum=0)
+    base = as_real_array("base_latency", base_latency, minimum=0)
+
+    shard = nb / g
+    inside = 2 * (g - 1) * ai + 2 * (g - 1) / g * nb / bi  # reduce-scatter + all-gather
+    times = {
+        "ring": inside + 2 * (m - 1) * ae + 2 * (m - 1) / m * shard / be,
+        "tree": inside + 2 * _lg(m) * ae + np.where(m > 1, 2 * shard / be, 0.0),
+    }
+    if in_network:
+        times["in_network"] = (np.where(g > 1, 2 * ai + nb / bi, 0.0)
+                               + np.where(m > 1, 2 * ae + shard / be, 0.0))
+    if algorithm == "auto":
+        t = np.minimum(times["ring"], times["tree"])
+        if in_network:
+            t = np.minimum(t, times["in_network"])
+    else:
+        t = times[algorithm]
+    return scalar_or_array(np.where(g * m > 1, base + t, 0.0))
 
 
 def fit_allreduce(

@@ -303,19 +303,18 @@ def split_layer_worker(rank: int, world_size: int, batch: int = 128, n_in: int =
 
 def fc_comm_worker(rank: int, world_size: int, batches: Sequence[int], widths: Sequence[int],
                    repeats: int = 50, min_seconds: float = 0.0) -> dict:
-    """Measure the collectives of one square (n x n) layer's training step (seconds).
+    """Time the collectives of one square (n x n) layer's training step (seconds).
 
     ``column[(b, n)]``: the all-gather of the (b, n) output (each rank sends its
     (b, n/p) block) plus the all-reduce of the (b, n) input gradient, exactly the
     collectives of a column-split layer. ``allreduce[nbytes]`` and
     ``allgather[nbytes]`` (``nbytes`` gathered in all): every size involved, on its
     own, to fit alpha and beta; data parallelism's all-reduce of the n x n weight
-    gradient is ``allreduce[4 * n * n]``. Each figure is the minimum over
-    ``repeats`` interleaved samples of the slowest rank's time for one call (with
-    ``min_seconds`` > 0, the mean of enough back-to-back calls to fill it), timed by
-    :func:`course_utils.core.measure.time_calls`. Single calls and a minimum
-    over 50 are the steadier figure on a shared machine: loops of calls average in
-    whatever else the machine was doing, and 7 samples vary by 2x and more.
+    gradient is ``allreduce[4 * n * n]``. Each entry is the list of ``repeats``
+    interleaved samples (the slowest rank's time for one call; with ``min_seconds`` > 0,
+    the mean of enough back-to-back calls to fill it) from
+    :func:`course_utils.core.measure.time_calls`: pool several runs and take a low
+    quantile with :func:`course_utils.parallel.mp_costs.pooled_low_times`.
     """
     for name, sizes in (("batches", batches), ("widths", widths)):
         if not sizes or not all(check_int(f"{name}[i]", v, minimum=1) for v in sizes):
@@ -362,12 +361,11 @@ def fc_comm_worker(rank: int, world_size: int, batches: Sequence[int], widths: S
     pairs = [(b, n) for n in widths for b in batches]
     calls = ([all_reduce_call(nb) for nb in sizes] + [all_gather_call(nb) for nb in activations]
              + [column_call(b, n) for b, n in pairs])
-    runs = time_calls(calls, dist.barrier, slowest, agree, repeats=repeats,
-                          min_seconds=min_seconds)
-    best = iter([min(r) for r in runs])
-    return {"allreduce": {nb: next(best) for nb in sizes},
-            "allgather": {nb: next(best) for nb in activations},
-            "column": {pair: next(best) for pair in pairs}, "world_size": world_size}
+    samples = iter(time_calls(calls, dist.barrier, slowest, agree, repeats=repeats,
+                              min_seconds=min_seconds))
+    return {"allreduce": {nb: next(samples) for nb in sizes},
+            "allgather": {nb: next(samples) for nb in activations},
+            "column": {pair: next(samples) for pair in pairs}, "world_size": world_size}
 
 
 # --------------------------------------------------------------------------- torchrun

@@ -58,18 +58,23 @@ STRATEGIES = ("data", "model", "hybrid", "zero1", "zero2", "zero3")
 @dataclass(frozen=True)
 class Layer:
     """One layer: ``parameters`` (weights and biases, a count), ``activations`` (values
-    kept per example for the backward pass) and ``kind`` (``"conv"`` or ``"fc"``;
-    only the ``hybrid`` strategy looks at it)."""
+    kept per example for the backward pass), ``kind`` (``"conv"`` or ``"fc"``; only the
+    ``hybrid`` strategy looks at it) and ``flops``: forward FLOPs per example, counting
+    a multiply-add as 2 FLOPs (matrix products and convolutions only, as
+    ``torch.utils.flop_counter`` counts them; 0 = not given). The memory model ignores
+    ``flops``; the data-parallel networks (:mod:`course_utils.parallel.networks`) use it."""
 
     name: str
     parameters: int
     activations: int
     kind: str = "fc"
+    flops: int = 0
 
     def __post_init__(self):
         check_int("parameters", self.parameters, minimum=0)
         check_int("activations", self.activations, minimum=0)
         check_choice("kind", self.kind, ("conv", "fc"))
+        check_int("flops", self.flops, minimum=0)
 
 
 @dataclass(frozen=True)
@@ -118,22 +123,36 @@ class MemoryBreakdown:
 
 def fc_layer(name: str, n_in: int, n_out: int, bias: bool = True) -> Layer:
     """A fully connected layer: ``n_in * n_out (+ n_out)`` weights, keeps its
-    ``n_out`` outputs per example."""
+    ``n_out`` outputs per example, ``2 * n_in * n_out`` forward FLOPs per example."""
     n_in = check_int("n_in", n_in, minimum=1)
     n_out = check_int("n_out", n_out, minimum=1)
-    return Layer(name, n_in * n_out + (n_out if bias else 0), n_out, "fc")
+    return Layer(name, n_in * n_out + (n_out if bias else 0), n_out, "fc", 2 * n_in * n_out)
 
 
-def conv_layer(name: str, c_in: int, c_out: int, kernel: int, out_size: int,
-               bias: bool = True) -> Layer:
-    """A square convolution ``kernel x kernel``, ``c_in -> c_out`` channels, whose output
-    is ``out_size x out_size``; keeps its ``c_out * out_size**2`` outputs per example."""
+def conv_layer(name: str, c_in: int, c_out: int, kernel: int | tuple[int, int],
+               out_size: int, bias: bool = True, batchnorm: bool = False) -> Layer:
+    """A convolution ``c_in -> c_out`` channels whose output is ``out_size x out_size``.
+
+    ``kernel`` is square (an int) or ``(height, width)`` (Inception's 1x7 and 7x1).
+    Weights: ``c_in * c_out * kh * kw``, plus ``c_out`` biases if ``bias``, plus a
+    BatchNorm's ``2 * c_out`` (scale and shift) if ``batchnorm``; BatchNorm's running
+    mean and variance are buffers, not parameters, and are not counted. Keeps its
+    ``c_out * out_size**2`` outputs per example; forward FLOPs per example
+    ``2 * c_in * c_out * kh * kw * out_size**2`` (bias and BatchNorm not counted).
+    """
     c_in = check_int("c_in", c_in, minimum=1)
     c_out = check_int("c_out", c_out, minimum=1)
-    kernel = check_int("kernel", kernel, minimum=1)
+    if isinstance(kernel, tuple):
+        if len(kernel) != 2:
+            raise ValueError(f"kernel must be an int or a (height, width) pair, got {kernel}")
+        kh, kw = (check_int("kernel", k, minimum=1) for k in kernel)
+    else:
+        kh = kw = check_int("kernel", kernel, minimum=1)
     out_size = check_int("out_size", out_size, minimum=1)
-    return Layer(name, c_in * c_out * kernel**2 + (c_out if bias else 0),
-                 c_out * out_size**2, "conv")
+    weights = c_in * c_out * kh * kw
+    extra = (c_out if bias else 0) + (2 * c_out if batchnorm else 0)
+    return Layer(name, weights + extra, c_out * out_size**2, "conv",
+                 2 * weights * out_size**2)
 
 
 def _split(count: int, n: int) -> int:

@@ -8,6 +8,9 @@ All-reduce times come from the shared :func:`course_utils.parallel.costs.allredu
   connected layer communicates under data parallelism (the weights' gradients) or
   model parallelism (the activations);
 * :func:`crossover_batch`: the batch size where the two move the same bytes;
+* :func:`pooled_low_times`, :func:`fit_split_collectives`, :func:`column_split_time`,
+  :func:`compare_split_to_data`: measured collectives of a split layer (pooled over
+  runs, 10th percentile) against the alpha-beta model fitted to single collectives;
 * :func:`unhidden_time`, :func:`hybrid_step_time`, :func:`speedup`: the step-time
   model of the 8-bit paper's appendix (Dettmers 2016, https://arxiv.org/abs/1511.04561),
   written for any numbers (:mod:`course_utils.parallel.paper_model` feeds it the
@@ -18,12 +21,22 @@ Used in: :doc:`/notebooks/mp_split_layers`, :doc:`/notebooks/mp_speedup_model`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..core.alphabeta import AlphaBeta, fit_alpha_beta
-from ..core.checks import RealLike, as_real_array, check_choice, scalar_or_array
+from ..core.checks import (
+    RealLike,
+    as_real_array,
+    check_choice,
+    check_int,
+    check_number,
+    scalar_or_array,
+)
+from ..core.measure import low_quantile
+from .costs import allreduce_time, fit_allreduce
 
 __all__ = [
     "FC_STRATEGIES",
@@ -31,6 +44,11 @@ __all__ = [
     "fit_allgather",
     "fc_comm_bytes",
     "crossover_batch",
+    "pooled_low_times",
+    "fit_split_collectives",
+    "column_split_time",
+    "SplitVsData",
+    "compare_split_to_data",
     "unhidden_time",
     "hybrid_step_time",
     "speedup",
@@ -112,6 +130,136 @@ def crossover_batch(
     if strategy == "column":
         return scalar_or_array(2 * i * o / (2 * i + o))
     return scalar_or_array(2 * i * o / (i + 2 * o))
+
+
+def pooled_low_times(runs: Sequence[Mapping], q: float = 0.1) -> dict:
+    """Pool the timing samples of several measurement runs; the ``q``-quantile of each.
+
+    ``runs``: results of :func:`course_utils.parallel.hybrid.fc_comm_worker`, i.e.
+    mappings ``group -> {key: samples (seconds)}``; an entry that is not a mapping
+    (``world_size``) is taken from the first run. Every run must hold the same groups
+    and keys. Returns ``group -> {key: seconds}``. A burst of someone else's load spoils
+    some samples of one run; the low quantile of the pooled samples
+    (:func:`course_utils.core.measure.low_quantile`, default the 10th percentile) is the
+    time of a call on a quiet machine, and a quiet later run outvotes a noisy one.
+    """
+    if isinstance(runs, Mapping) or not isinstance(runs, Sequence) or not runs:
+        raise ValueError("runs must be a non-empty sequence of measurement results")
+    check_number("q", q, minimum=0, maximum=1)
+    if not all(isinstance(run, Mapping) for run in runs):
+        raise TypeError("runs must hold mappings (group -> {key: samples}), e.g. "
+                        "fc_comm_worker results")
+    first = runs[0]
+    out: dict = {}
+    for group, entries in first.items():
+        if not isinstance(entries, Mapping):
+            out[group] = entries
+            continue
+        out[group] = {}
+        for key in entries:
+            try:
+                pooled = [t for run in runs for t in np.ravel(run[group][key])]
+            except (KeyError, TypeError):
+                raise ValueError(f"runs must all hold the same groups and keys; "
+                                 f"{group}[{key!r}] is missing from one") from None
+            out[group][key] = low_quantile(pooled, q)
+    return out
+
+
+def fit_split_collectives(times: Mapping, n: int = 2) -> tuple[AlphaBeta, AlphaBeta]:
+    """Alpha-beta fits of the ring all-reduce and all-gather over ``n`` ranks.
+
+    ``times["allreduce"]`` and ``times["allgather"]`` map bytes (each rank's all-reduce
+    buffer; the gathered result) to seconds, at least two sizes each (e.g. from
+    :func:`pooled_low_times`). Returns ``(all-reduce fit, all-gather fit)``.
+    """
+    n = check_int("n", n, minimum=2)
+    fits = []
+    for group, fit in (("allreduce", fit_allreduce), ("allgather", fit_allgather)):
+        measured = times.get(group) if isinstance(times, Mapping) else None
+        if not isinstance(measured, Mapping) or len(measured) < 2:
+            raise ValueError(f"times[{group!r}] must map at least two sizes (bytes) to seconds")
+        sizes = sorted(measured)
+        fits.append(fit(sizes, n, [measured[s] for s in sizes]))
+    return fits[0], fits[1]
+
+
+def column_split_time(batch: RealLike, n_in: RealLike, n_out: RealLike,
+                      allreduce_fit: AlphaBeta, allgather_fit: AlphaBeta, n: int = 2,
+                      bytes_per_value: RealLike = 4) -> float | np.ndarray:
+    """Model time (s) of a column-split layer's collectives in one training step: the
+    all-gather of the (batch, n_out) output plus the all-reduce of the (batch, n_in)
+    input gradient (the bytes of :func:`fc_comm_bytes`), with fitted alpha-beta
+    constants. Sizes need not be whole numbers here (for smooth maps over them)."""
+    for name, fit in (("allreduce_fit", allreduce_fit), ("allgather_fit", allgather_fit)):
+        if not isinstance(fit, AlphaBeta):
+            raise TypeError(f"{name} must be an AlphaBeta fit, got {type(fit).__name__}")
+    n = check_int("n", n, minimum=2)
+    b = as_real_array("batch", batch, minimum=0, strict_minimum=True)
+    i = as_real_array("n_in", n_in, minimum=0, strict_minimum=True)
+    o = as_real_array("n_out", n_out, minimum=0, strict_minimum=True)
+    v = as_real_array("bytes_per_value", bytes_per_value, minimum=0, strict_minimum=True)
+    return scalar_or_array(
+        allreduce_time(b * i * v, n, allreduce_fit.bandwidth, allreduce_fit.alpha)
+        + allgather_time(b * o * v, n, allgather_fit.bandwidth, allgather_fit.alpha))
+
+
+@dataclass(frozen=True)
+class SplitVsData:
+    """A square (width x width) layer at one batch: a column split's collectives
+    against data parallelism's all-reduce of the weight gradient, measured and
+    modelled (seconds)."""
+
+    width: int
+    batch: int
+    data_measured: float
+    column_measured: float
+    data_model: float
+    column_model: float
+
+    @property
+    def model_ratio(self) -> float:
+        """Modelled column time over modelled data time (below 1: the split wins)."""
+        return self.column_model / self.data_model
+
+    @property
+    def column_wins_measured(self) -> bool:
+        """Whether the measured column split was faster than the measured all-reduce."""
+        return self.column_measured < self.data_measured
+
+    def clear(self, margin: float) -> bool:
+        """Whether the model predicts a winner by a factor ``margin`` (> 1) or more."""
+        margin = check_number("margin", margin, minimum=1, strict_minimum=True)
+        return self.model_ratio >= margin or self.model_ratio <= 1 / margin
+
+    def miss(self, margin: float) -> bool:
+        """A clear predicted winner (:meth:`clear`) that the measurement contradicts."""
+        return self.clear(margin) and self.column_wins_measured != (self.model_ratio < 1)
+
+
+def compare_split_to_data(times: Mapping, n: int = 2) -> list[SplitVsData]:
+    """Measured against modelled, for every (batch, width) in ``times["column"]``.
+
+    ``times`` as from :func:`pooled_low_times` of
+    :func:`course_utils.parallel.hybrid.fc_comm_worker` runs (float32, square layers):
+    the model is :func:`fit_split_collectives` on the single collectives, so the
+    column split's time is a prediction, not a fit.
+    """
+    allreduce_fit, allgather_fit = fit_split_collectives(times, n)
+    column = times.get("column") if isinstance(times, Mapping) else None
+    if not isinstance(column, Mapping) or not column:
+        raise ValueError("times['column'] must map (batch, width) pairs to seconds")
+    rows = []
+    for (batch, width), measured in column.items():
+        weights = 4 * width * width
+        if weights not in times["allreduce"]:
+            raise ValueError(f"times['allreduce'] must hold the weight gradient of width "
+                             f"{width} ({weights} bytes)")
+        rows.append(SplitVsData(
+            width, batch, times["allreduce"][weights], measured,
+            float(allreduce_time(weights, n, allreduce_fit.bandwidth, allreduce_fit.alpha)),
+            float(column_split_time(batch, width, width, allreduce_fit, allgather_fit, n))))
+    return rows
 
 
 def unhidden_time(transfer: Sequence[float], hidden_under: Sequence[float]) -> float:

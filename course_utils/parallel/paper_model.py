@@ -39,6 +39,7 @@ __all__ = [
     "TABLE4_BASELINE_MS",
     "TABLE4_MODEL_PARALLEL_MS",
     "TOTAL_MS",
+    "TABLE4_BATCH",
     "TABLE6_SYNC_MS",
     "PRINTED",
     "printed_tolerance",
@@ -49,6 +50,8 @@ __all__ = [
     "conv_penalty_ms",
     "four_gpu_speedup",
     "cluster_full_pass_ms",
+    "FC_SCALINGS",
+    "cluster_fc_ms",
     "cluster_speedup",
     "cluster_conv_sync_ms",
     "CLUSTER_SUB_BATCHES",
@@ -95,6 +98,8 @@ TABLE4_MODEL_PARALLEL_MS = {  # FC layers split 4 ways, one sub-batch of 128
     "fc6": LayerTimes(0.9, 0.9, 0.43), "fc7": LayerTimes(0.3, 0.3, 0.13),
     "fc8": LayerTimes(0.15, 0.15, 0.08),
 }
+#: Examples per step of Table 4's measurements (one GPU's batch).
+TABLE4_BATCH = 128
 #: Whole-network time per 128-example step on one GPU, ms: NervanaGPU (Table 4) and
 #: convnet2 (cuda-convnet2 kernels), as the paper uses them.
 TOTAL_MS = {"nervana": 104.1, "convnet2": 177.0}
@@ -108,6 +113,10 @@ CLUSTER_NODES = 32
 CLUSTER_GPUS = 96
 CLUSTER_BATCH = 12288  # 96 GPUs x 128 examples
 HIDE_UNDER_MS = 1.3  # "later transfers hide under the 1.3 ms next-layer matmul"
+#: How the cluster model charges one pass of a sub-batch through the FC layers:
+#: "constant" (the paper's Table 6: T_fc whatever the sub-batch) or "proportional"
+#: (T_fc x sub_batch / 128, time growing with the examples in the pass).
+FC_SCALINGS = ("constant", "proportional")
 
 #: The paper's printed results, as printed (strings keep their precision).
 PRINTED = {
@@ -264,22 +273,41 @@ def cluster_full_pass_ms(sub_batch: int, bits: int = 32, sync_ms: float | None =
     return (CLUSTER_NODES - 1) * (sync - HIDE_UNDER_MS)
 
 
+def cluster_fc_ms(sub_batch: int, fc_scaling: str = "constant") -> float:
+    """Time one GPU spends in the FC layers in one 96-GPU step (all passes), ms.
+
+    The FC layers run once per sub-batch, ``12288 / sub_batch`` passes:
+
+    * ``"constant"``, the paper's assumption (Table 6's "forward" column): each pass
+      costs the one-GPU T_fc = 6.5 ms of Table 4, whatever its size;
+    * ``"proportional"``: a pass costs ``T_fc x sub_batch / 128``, as a matrix product
+      on a busy GPU does; then every sub-batch size gives ``96 T_fc``.
+
+    The two agree at sub-batch 128, the batch of Table 4.
+    """
+    sub_batch = _sub_batch(sub_batch)
+    check_choice("fc_scaling", fc_scaling, FC_SCALINGS)
+    per_pass = fc_time_ms() * (sub_batch / TABLE4_BATCH if fc_scaling == "proportional" else 1)
+    return CLUSTER_BATCH // sub_batch * per_pass
+
+
 def cluster_speedup(sub_batch: int, bits: int = 32, kernels: str = "nervana",
-                    full_pass: float | None = None) -> float:
+                    full_pass: float | None = None, fc_scaling: str = "constant") -> float:
     """Predicted speedup on 96 GPUs (Table 7), from the paper's terms:
 
-    ``96 T / [(T - T_fc) + (12288 / sub_batch) T_fc + full_pass]``: the conv layers
-    data-parallel on 128 examples per GPU, the FC layers (no longer model-parallel)
-    run once per sub-batch at the one-GPU time T_fc = 6.5 ms (Table 6's "forward"
-    column), plus the unhidden activation transfers (``full_pass``, default
-    :func:`cluster_full_pass_ms`). The 1.9 ms conv gradient sync is hidden.
+    ``96 T / [(T - T_fc) + FC time + full_pass]``: the conv layers data-parallel on
+    128 examples per GPU, the FC layers (no longer model-parallel) run once per
+    sub-batch (:func:`cluster_fc_ms`; the paper's ``"constant"``: ``(12288 /
+    sub_batch) T_fc``, T_fc = 6.5 ms), plus the unhidden activation transfers
+    (``full_pass``, default :func:`cluster_full_pass_ms`). The 1.9 ms conv gradient
+    sync is hidden.
     """
     total = _kernels(kernels)
-    sub_batch = _sub_batch(sub_batch)
+    fc_ms = cluster_fc_ms(sub_batch, fc_scaling)  # checks sub_batch and fc_scaling
     extra = (cluster_full_pass_ms(sub_batch, bits) if full_pass is None
              else check_number("full_pass", full_pass, minimum=0))
-    step = hybrid_step_time(total, fc_time_ms(), fc_time_ms(), CLUSTER_BATCH // sub_batch,
-                            0.0, extra)
+    n_passes = CLUSTER_BATCH // sub_batch
+    step = hybrid_step_time(total, fc_time_ms(), fc_ms / n_passes, n_passes, 0.0, extra)
     return float(speedup(CLUSTER_GPUS, total, step))
 
 

@@ -299,8 +299,9 @@ def step_time(
     nodes = np.ceil(n / per_node)
     eff = np.asarray(achieved.bandwidth)
     shape = (len(packed),) + (1,) * np.broadcast(n, b, eff, forward).ndim
+    sent = packed.nbytes.reshape(shape) * wire / gradient_bytes  # bytes on the wire
     seconds = hierarchical_allreduce_time(
-        packed.nbytes.reshape(shape) * wire / gradient_bytes, per_node, nodes, cluster.intra_bandwidth * eff,
+        sent, per_node, nodes, cluster.intra_bandwidth * eff,
         cluster.node_bandwidth * eff / per_node, cluster.intra_alpha, cluster.inter_alpha,
         algorithm, in_network=cluster.in_network, base_latency=cluster.base_latency)
     seconds = np.where(n > 1, seconds, 0.0)  # one GPU does not communicate

@@ -1,10 +1,11 @@
 """The data-parallel scaling explorer: network, system and gradient format as inputs.
 
 Every curve is computed here by :func:`course_utils.parallel.scaling.scaling_efficiency`
-with the stack fitted on Goyal et al. 2017 (:func:`~course_utils.parallel.scaling_fit.fit_on_goyal`),
-for every combination of the inputs, so the figure works on the static page: three
-sliders pick the network, the system and the gradient format, and a few lines of
-JavaScript look the curves up in the precomputed table.
+with the stack fitted on Goyal et al. 2017
+(:func:`~course_utils.parallel.scaling_fit.fit_on_goyal`), for every combination of the
+inputs, so the figure works on the static page: three sliders pick the network, the
+system and the gradient format, and a few lines of JavaScript look the curves up in the
+precomputed table.
 
 The systems, each as its source describes it (peaks are FP32 throughout, because the
 fitted MFU is an FP32 figure):
@@ -23,6 +24,7 @@ import json
 
 import numpy as np
 
+from ..core.checks import check_int
 from ..core.plots import InteractiveFigure, interactive
 from ..systems import hardware as hw
 from . import networks
@@ -31,7 +33,7 @@ from .paper_model import CLUSTER_GPUS, CLUSTER_NODES
 from .scaling import Achieved, Cluster, scaling_efficiency
 
 __all__ = ["FORMATS", "EXPLORER_NETWORKS", "explorer_systems", "explorer_table",
-           "scaling_explorer"]
+           "explorer_figure"]
 
 #: Bytes per gradient value on the wire for each format the explorer offers.
 FORMATS = {"fp32": 4.0, "bf16": 2.0, "8-bit": 1.0, "1-bit": 1 / 8}
@@ -63,6 +65,10 @@ def explorer_table(achieved: Achieved, *, weak_batch: int = 32,
                    strong_batch: int = 8192) -> dict:
     """Efficiencies for every (network, system, format): weak scaling at ``weak_batch``
     examples per GPU and strong scaling at a global batch of ``strong_batch``."""
+    if not isinstance(achieved, Achieved):
+        raise TypeError(f"achieved must be an Achieved, got {type(achieved).__name__}")
+    check_int("weak_batch", weak_batch, minimum=1)
+    check_int("strong_batch", strong_batch, minimum=1)
     gpus = np.array(GPU_COUNTS, dtype=float)
     systems = explorer_systems()
     table = {}
@@ -78,9 +84,11 @@ def explorer_table(achieved: Achieved, *, weak_batch: int = 32,
     return table
 
 
-def scaling_explorer(achieved: Achieved, *, weak_batch: int = 32,
+def explorer_figure(achieved: Achieved, *, weak_batch: int = 32,
                      strong_batch: int = 8192) -> InteractiveFigure:
     """The interactive figure (Plotly, three sliders, works without a kernel)."""
+    if not isinstance(achieved, Achieved):
+        raise TypeError(f"achieved must be an Achieved, got {type(achieved).__name__}")
     import plotly.graph_objects as go
 
     table = explorer_table(achieved, weak_batch=weak_batch, strong_batch=strong_batch)

@@ -227,6 +227,8 @@ class Prediction:
 
 def predict_published(achieved: Achieved | None = None) -> list[Prediction]:
     """The model's efficiency for every row :func:`scenarios` describes (fit row first)."""
+    if achieved is not None and not isinstance(achieved, Achieved):
+        raise TypeError(f"achieved must be an Achieved (or None), got {type(achieved).__name__}")
     achieved = achieved or fit_on_goyal()
     rows = published_results()
     out = []

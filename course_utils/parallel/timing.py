@@ -200,11 +200,14 @@ def measure_allreduce(
     *,
     repeats: int = 50,
     timeout: float = 300.0,
+    backend: str = "gloo",
 ) -> dict:
     """Launch ``nprocs`` local processes that time all-reduces; return rank 0's result.
 
-    ``engine="torch"``: forked workers with torch.distributed (gloo here, NCCL on GPUs),
-    via :func:`course_utils.core.launchers.run_local`. ``engine="mpi"``: ``mpiexec -n
+    ``engine="torch"``: forked workers with torch.distributed, via
+    :func:`course_utils.core.launchers.run_local`, on ``backend`` (``"gloo"`` by default,
+    so that a machine with GPUs measures the same TCP path as one without; ``"auto"``
+    or ``"nccl"`` to time NCCL on GPUs). ``engine="mpi"``: ``mpiexec -n
     nprocs`` running this module with mpi4py (:func:`course_utils.core.launchers.launch`).
     """
     check_choice("engine", engine, ENGINES)
@@ -214,7 +217,9 @@ def measure_allreduce(
         raise ValueError("sizes must contain at least one message size in bytes")
     sizes = [check_int("sizes[i]", n, minimum=4) for n in sizes]
     repeats = check_int("repeats", repeats, minimum=1)
-    argv = [f"--engine={engine}", f"--repeats={repeats}", "--sizes", *map(str, sizes)]
+    check_choice("backend", backend, ("auto", "gloo", "nccl"))
+    argv = [f"--engine={engine}", f"--repeats={repeats}", f"--backend={backend}", "--sizes",
+            *map(str, sizes)]
     if engine == "torch":
         return run_local(main, (argv,), nprocs=nprocs, timeout=timeout)[0]
     (result,) = launch("mpi", __name__, argv, nprocs=nprocs, timeout=timeout)
@@ -274,6 +279,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--sizes", type=int, nargs="+", default=default_sizes())
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--min-seconds", type=float, default=0.0)
+    parser.add_argument("--backend", choices=("auto", "gloo", "nccl"), default="auto",
+                        help="torch engine: process-group backend (auto: NCCL with a GPU "
+                             "per process, else gloo)")
     parser.add_argument("--out", default=None, help="JSON file written by rank 0")
     args = parser.parse_args(argv)
     if min(args.sizes) < 4 or args.repeats < 1:
@@ -287,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     else:
         import torch.distributed as dist
 
-        backend, _device = init_distributed()
+        backend, _device = init_distributed(args.backend)
         rank, world = dist.get_rank(), dist.get_world_size()
         times = torch_allreduce_times(
             args.sizes, repeats=args.repeats, min_seconds=args.min_seconds

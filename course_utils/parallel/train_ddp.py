@@ -7,6 +7,8 @@ The same module runs on a laptop, one GPU box or a cluster; only the launch diff
         -m course_utils.parallel.train_ddp --out result.json
     # one machine with 8 GPUs, NCCL (picked automatically when each process has a GPU)
     torchrun --standalone --nproc_per_node=8 -m course_utils.parallel.train_ddp
+    # force the CPU path on any machine (the notebook's bit-for-bit checks need it)
+    torchrun --standalone --nproc_per_node=2 -m course_utils.parallel.train_ddp --backend gloo
     # 2 nodes x 8 GPUs (run on each node; NODE0 is the first node's address)
     torchrun --nnodes=2 --nproc_per_node=8 --rdzv_backend=c10d \
         --rdzv_endpoint=NODE0:29500 --rdzv_id=digits -m course_utils.parallel.train_ddp
@@ -24,6 +26,11 @@ ranks and they resume from the checkpoint.
 
 Rank 0 writes a JSON summary (``--out``) and the final weights (``--weights``).
 
+Checking a run's gradient against the one-process reference (:func:`compare_gradients`):
+bit for bit only where both ran on the CPU with the same library; a GPU sums in another
+order (cuBLAS against the CPU's BLAS), so there the check allows the rounding error of a
+sum computed in a different order, scaled by the dtype's machine epsilon.
+
 Used in: :doc:`/notebooks/dp_real_runs`, :doc:`/notebooks/dp_compression`.
 """
 
@@ -34,6 +41,7 @@ import json
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -41,7 +49,7 @@ import torch.distributed as dist
 from torch import nn
 
 from ..core.checks import check_int, check_number
-from ..core.launchers import init_distributed
+from ..core.launchers import BACKENDS, init_distributed
 
 __all__ = [
     "load_digits_split",
@@ -49,6 +57,8 @@ __all__ = [
     "global_batches",
     "local_slice",
     "full_batch_gradient",
+    "GradientComparison",
+    "compare_gradients",
     "train",
     "main",
     "train_worker",
@@ -70,7 +80,8 @@ def load_digits_split(
     X_tr, X_te, y_tr, y_te = train_test_split(
         X, y, test_size=test_fraction, random_state=seed, stratify=y
     )
-    mean, std = X_tr.mean(axis=0), X_tr.std(axis=0) + 1e-6
+    mean, std = X_tr.mean(axis=0), X_tr.std(axis=0)
+    std = np.where(std > 0, std, 1.0)  # a pixel constant in training: centre it, do not blow it up
     to_x = lambda a: torch.as_tensor((a - mean) / std, dtype=dtype)  # noqa: E731
     to_y = lambda a: torch.as_tensor(a, dtype=torch.long)  # noqa: E731
     return to_x(X_tr), to_y(y_tr), to_x(X_te), to_y(y_te)
@@ -119,6 +130,81 @@ def full_batch_gradient(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> l
     model.zero_grad()
     nn.functional.cross_entropy(model(X), y).backward()
     return [p.grad.detach().clone() for p in model.parameters()]
+
+
+@dataclass(frozen=True)
+class GradientComparison:
+    """Result of :func:`compare_gradients`.
+
+    ``branch``: ``"exact"`` (bit for bit, ``torch.equal``) or ``"tolerance"``
+    (``torch.testing.assert_close``); ``max_abs_diff``: largest ``|got - reference|`` over
+    all tensors; ``rtol``, ``atol``: the limits used (0 for "exact"; ``atol`` is the
+    largest of the per-tensor values).
+    """
+
+    branch: str
+    max_abs_diff: float
+    rtol: float
+    atol: float
+
+    def __str__(self) -> str:
+        if self.branch == "exact":
+            return "identical in every bit (torch.equal)"
+        return (f"max |difference| {self.max_abs_diff:.1e} within rtol {self.rtol:.1e}, "
+                f"atol {self.atol:.1e} (summation-order tolerance)")
+
+
+def compare_gradients(
+    got: Sequence[torch.Tensor],
+    reference: Sequence[torch.Tensor],
+    *,
+    exact: bool | str = "auto",
+    device: str | torch.device = "cpu",
+    n_terms: int = 64,
+) -> GradientComparison:
+    """Check gradients ``got`` against ``reference`` (one tensor per parameter, same order).
+
+    ``exact``: ``True`` compares bit for bit; ``False`` with a tolerance; ``"auto"``
+    bit for bit only when ``device`` (where ``got`` was computed) is the CPU. The
+    tolerance: a sum of ``n_terms`` numbers added in another order differs by at most
+    about ``n_terms * eps * sum(|terms|)`` (eps: the dtype's machine epsilon, 2.2e-16 for
+    float64, 1.2e-7 for float32), so ``rtol = n_terms * eps`` and, per tensor,
+    ``atol = rtol * max|reference|``. ``n_terms``: the longest sum behind one entry
+    (for the digits MLP, a 64-example batch and 64 inputs).
+
+    Returns the :class:`GradientComparison`; raises ``AssertionError`` when they differ
+    beyond the branch's limit (``TypeError``/``ValueError`` for mismatched inputs).
+    """
+    if isinstance(exact, str) and exact != "auto":
+        raise ValueError(f"exact must be True, False or 'auto', got {exact!r}")
+    if exact == "auto":
+        exact = torch.device(device).type == "cpu"
+    elif not isinstance(exact, bool):
+        raise TypeError(f"exact must be True, False or 'auto', got {exact!r}")
+    n_terms = check_int("n_terms", n_terms, minimum=1)
+    got, reference = list(got), list(reference)
+    if len(got) != len(reference) or not got:
+        raise ValueError(f"got and reference must hold the same number (>= 1) of tensors, "
+                         f"got {len(got)} and {len(reference)}")
+    worst, atol_max, rtol = 0.0, 0.0, 0.0
+    for i, (a, b) in enumerate(zip(got, reference, strict=True)):
+        a, b = a.detach().cpu(), b.detach().cpu()
+        if a.shape != b.shape or a.dtype != b.dtype or not b.is_floating_point():
+            raise TypeError(f"got[{i}] must match reference[{i}] in shape and floating dtype, "
+                            f"got {tuple(a.shape)} {a.dtype} and {tuple(b.shape)} {b.dtype}")
+        diff = float((a - b).abs().max()) if a.numel() else 0.0
+        worst = max(worst, diff)
+        if exact:
+            if not torch.equal(a, b):
+                raise AssertionError(f"tensor {i} is not identical bit for bit: max |difference| "
+                                     f"{diff:.3e}")
+            continue
+        rtol = n_terms * torch.finfo(b.dtype).eps
+        atol = rtol * float(b.abs().max()) if b.numel() else 0.0
+        atol_max = max(atol_max, atol)
+        torch.testing.assert_close(a, b, rtol=rtol, atol=atol,
+                                   msg=lambda m, i=i: f"tensor {i}: {m}")
+    return GradientComparison("exact" if exact else "tolerance", worst, rtol, atol_max)
 
 
 def _save_checkpoint(path: str, model: nn.Module, opt: torch.optim.Optimizer, step: int) -> None:
@@ -220,7 +306,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hidden", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
-    p.add_argument("--backend", choices=("gloo", "nccl"), default=None, help="default: automatic")
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="auto: NCCL with a GPU per local process, else gloo (CPU)")
     p.add_argument("--compression", choices=("none", *HOOK_SCHEMES), default="none")
     p.add_argument("--checkpoint", default=None, help="checkpoint file (resumed if present)")
     p.add_argument("--checkpoint-every", type=int, default=1)

@@ -33,6 +33,7 @@ from .hardware import (
     pcie_bandwidth,
     pcie_generation,
     pcie_link_name,
+    peak_flops,
     read_table,
     systems,
     transfer_time,
@@ -45,6 +46,8 @@ from .lanes import (
     lane_budget,
 )
 from .membw import (
+    COPY_MIN_RUN_SECONDS,
+    COPY_REPEATS,
     GPU_COPY_DIRECTIONS,
     CopyMeasurement,
     default_sizes,
@@ -63,6 +66,8 @@ from .one_process_per_gpu import (
     train_torch,
 )
 from .pingpong import (
+    PINGPONG_MIN_RUN_SECONDS,
+    PINGPONG_REPEATS,
     PingPongResult,
     default_pingpong_sizes,
     mpi_pingpong,
@@ -121,4 +126,9 @@ __all__ = [
     "train_torch",
     "train_one_thread",
     "accuracy",
+    "peak_flops",
+    "COPY_REPEATS",
+    "COPY_MIN_RUN_SECONDS",
+    "PINGPONG_REPEATS",
+    "PINGPONG_MIN_RUN_SECONDS",
 ]

@@ -6,7 +6,9 @@ says) or ``external`` (a source beyond the blog posts and the paper). Chapter 1
 (``notebooks/mgpu_hardware``, ``mgpu_measure``); also the convolution roofline
 (chapter 4) and the brain timeline (chapter 5). Files:
 
-* ``gpus.csv``: peak FP32 and tensor FLOP/s, memory size and bandwidth, links, power;
+* ``gpus.csv``: peak FP32 (at the boost clock, the catalogue's one convention; base-clock
+  peaks beside them where a source quotes both) and tensor FLOP/s, FP32 cores and clocks,
+  memory size and bandwidth, links, power;
 * ``links.csv``: PCIe generations, NVLink generations, Ethernet and InfiniBand;
 * ``systems.csv``: node injection bandwidth of supercomputers 2013-2026;
 * ``prices.csv`` and ``platforms.csv``: GPU prices and host CPUs (PCIe lanes), used by
@@ -16,9 +18,9 @@ Units: bandwidth in bytes/s (the CSV files hold GB/s = 10^9 B/s), FLOP/s, second
 watts. Link bandwidths are **per direction**; NVLink's published figures are
 bidirectional totals and the catalogue stores half of them.
 
-This module also holds the small calculators built on the catalogue: PCIe bandwidth
-from the signalling rate, transfer time over a link, and growth rates (doubling
-times) of a quantity over the years.
+This module also holds the small calculators built on the catalogue: peak FLOP/s from
+cores and clock (:func:`peak_flops`; the unit tests check every row with it), PCIe
+bandwidth from the signalling rate, transfer time over a link, and doubling times.
 
 Used in: :doc:`/notebooks/mgpu_hardware`, :doc:`/notebooks/mgpu_measure`,
 :doc:`/notebooks/dp_communication`, :doc:`/notebooks/mp_pipeline_memory`,
@@ -49,6 +51,7 @@ __all__ = [
     "link",
     "systems",
     "read_table",
+    "peak_flops",
     "PCIE_SIGNALLING",
     "pcie_link_name",
     "pcie_generation",
@@ -62,8 +65,9 @@ DATA_DIR = Path(__file__).resolve().parents[1] / "data"  # course_utils/data
 
 #: Provenance tags a catalogue row may carry: "stated" (the source says it), "inferred"
 #: (derived from it), "external" (beyond the posts and the paper; "re-check" where sources
-#: disagree) and "external, not in reference" (found for this course alone).
-TAGS = ("stated", "inferred", "external", "external, re-check", "external, not in reference")
+#: disagree) and "external, found for this course" (prices and platforms: no source the
+#: course's chapters build on gives them).
+TAGS = ("stated", "inferred", "external", "external, re-check", "external, found for this course")
 
 GB = 1e9  # bytes per GB (decimal, as in every datasheet)
 
@@ -90,20 +94,25 @@ class GPU:
     """One GPU. ``None`` marks a figure our sources do not give.
 
     Attributes:
-        fp32_flops: dense FP32 peak, FLOP/s.
+        fp32_flops: dense FP32 peak at the boost clock, FLOP/s.
+        fp32_base_flops: the same at the base clock, where a source quotes it, FLOP/s.
         tensor_flops: dense FP16/BF16 tensor-core peak, FLOP/s.
+        cores: FP32 CUDA cores of the whole board.
+        base_clock, boost_clock: GPU clocks in Hz.
         memory_bytes: memory size in bytes.
         memory_bandwidth: bytes/s.
         host_link, nvlink: names of :class:`Link` rows.
         power_w: board power in watts.
         source: URL(s) separated by " ; ". tag: provenance tag of the row.
         extra_source, extra_note: where the fields named in ``extra_note`` come from.
+        clock_source: where ``cores`` and the clocks come from.
     """
 
     name: str
     year: int
     role: str
     fp32_flops: float | None
+    fp32_base_flops: float | None
     tensor_flops: float | None
     memory_bytes: float | None
     memory_bandwidth: float | None
@@ -115,11 +124,15 @@ class GPU:
     note: str
     extra_source: str
     extra_note: str
+    cores: int | None
+    base_clock: float | None
+    boost_clock: float | None
+    clock_source: str
 
     @property
     def sources(self) -> list[str]:
         """Every URL the row cites."""
-        text = self.source + " ; " + self.extra_source
+        text = " ; ".join((self.source, self.extra_source, self.clock_source))
         return [u.strip() for u in text.split(";") if u.strip()]
 
 
@@ -171,6 +184,7 @@ def gpus() -> dict[str, GPU]:
             year=int(r["year"]),
             role=r["role"],
             fp32_flops=_scaled(r["fp32_tflops"], 1e12),
+            fp32_base_flops=_scaled(r["fp32_base_tflops"], 1e12),
             tensor_flops=_scaled(r["tensor_tflops"], 1e12),
             memory_bytes=_scaled(r["memory_gb"], GB),
             memory_bandwidth=_scaled(r["memory_bandwidth_gbs"], GB),
@@ -182,6 +196,10 @@ def gpus() -> dict[str, GPU]:
             note=r["note"],
             extra_source=r["extra_source"],
             extra_note=r["extra_note"],
+            cores=_int(r["cores"]),
+            base_clock=_scaled(r["base_mhz"], 1e6),
+            boost_clock=_scaled(r["boost_mhz"], 1e6),
+            clock_source=r["clock_source"],
         )
         for r in read_table("gpus.csv")
     ]
@@ -239,6 +257,18 @@ def link(name: str, *, param: str = "name") -> Link:
     """
     check_choice(param, name, tuple(links()))
     return links()[name]
+
+
+def peak_flops(cores: int, clock_hz: float, flops_per_core_per_cycle: float = 2) -> float:
+    """Peak FLOP/s of ``cores`` cores at ``clock_hz`` Hz: cores x FLOP per core per cycle x clock.
+
+    The default of 2 FLOP per core per cycle is one fused multiply-add (FP32 on every
+    GPU here); packed FP16 on a P100 does two FMAs, 4 FLOP per cycle.
+    """
+    per_cycle = check_number("flops_per_core_per_cycle", flops_per_core_per_cycle, minimum=0,
+                             strict_minimum=True)
+    return (check_int("cores", cores, minimum=1) * per_cycle
+            * check_number("clock_hz", clock_hz, minimum=0, strict_minimum=True))
 
 
 # --- PCIe ----------------------------------------------------------------------------

@@ -30,6 +30,8 @@ from ..core.measure import CopyMeasurement
 
 __all__ = [
     "CopyMeasurement",
+    "COPY_REPEATS",
+    "COPY_MIN_RUN_SECONDS",
     "time_copy",
     "host_copy_bandwidth",
     "default_sizes",
@@ -38,6 +40,9 @@ __all__ = [
 ]
 
 GPU_COPY_DIRECTIONS = ("h2d", "d2h", "d2d")
+#: Host copies: timing runs per size (the fastest is kept) and the shortest run, seconds.
+COPY_REPEATS = 5
+COPY_MIN_RUN_SECONDS = 0.01
 
 
 def default_sizes() -> list[int]:
@@ -45,7 +50,8 @@ def default_sizes() -> list[int]:
     return [4096 * 4**k for k in range(0, 9)]
 
 
-def time_copy(nbytes: int, *, repeats: int = 5, min_seconds: float = 0.01) -> CopyMeasurement:
+def time_copy(nbytes: int, *, repeats: int = COPY_REPEATS,
+              min_seconds: float = COPY_MIN_RUN_SECONDS) -> CopyMeasurement:
     """Best time, in seconds, to copy ``nbytes`` bytes host-to-host."""
     nbytes = check_int("nbytes", nbytes, minimum=1)
     repeats = check_int("repeats", repeats, minimum=1)
@@ -74,7 +80,8 @@ def time_copy(nbytes: int, *, repeats: int = 5, min_seconds: float = 0.01) -> Co
 
 
 def host_copy_bandwidth(
-    sizes: list[int] | None = None, *, repeats: int = 5, min_seconds: float = 0.01
+    sizes: list[int] | None = None, *, repeats: int = COPY_REPEATS,
+    min_seconds: float = COPY_MIN_RUN_SECONDS,
 ) -> list[CopyMeasurement]:
     """Measure :func:`time_copy` for each size in ``sizes`` (bytes).
 

@@ -11,7 +11,8 @@ Rank 0 sends a message of ``n`` bytes to rank 1, which sends it straight back; h
 round-trip time is the one-way time of an ``n``-byte message. For each size the
 round trip is timed with the same loop as the all-reduce benchmark of the
 data-parallelism chapter (warm-up, barrier, a repeat count calibrated so one run lasts
-about 5 ms, the slowest rank's time) and the fastest of ``repeats`` runs is kept.
+at least :data:`PINGPONG_MIN_RUN_SECONDS`, the slowest rank's time) and the fastest of ``repeats``
+runs (:data:`PINGPONG_REPEATS`) is kept.
 Rank 0 prints one result line (:func:`course_utils.core.measure.emit`) with the sizes
 (bytes) and one-way times (seconds), which the launchers parse into a
 :class:`PingPongResult`.
@@ -34,12 +35,19 @@ from ..core.measure import CopyMeasurement, emit, time_calls
 
 __all__ = [
     "PingPongResult",
+    "PINGPONG_REPEATS",
+    "PINGPONG_MIN_RUN_SECONDS",
     "default_pingpong_sizes",
     "mpi_pingpong",
     "torch_pingpong",
     "pingpong_times",
     "main",
 ]
+
+
+#: Timing runs per message size (the fastest is kept) and the shortest run, seconds.
+PINGPONG_REPEATS = 7
+PINGPONG_MIN_RUN_SECONDS = 0.005
 
 
 @dataclass(frozen=True)
@@ -87,7 +95,7 @@ def _pingpong(engine: str, sizes: list[int] | None, repeats: int, timeout: float
     )
 
 
-def mpi_pingpong(sizes: list[int] | None = None, *, repeats: int = 7,
+def mpi_pingpong(sizes: list[int] | None = None, *, repeats: int = PINGPONG_REPEATS,
                  timeout: float = 120.0) -> PingPongResult:
     """One-way message times between 2 MPI processes on this machine (mpi4py + MPICH).
 
@@ -99,7 +107,7 @@ def mpi_pingpong(sizes: list[int] | None = None, *, repeats: int = 7,
     return _pingpong("mpi", sizes, repeats, timeout)
 
 
-def torch_pingpong(sizes: list[int] | None = None, *, repeats: int = 7,
+def torch_pingpong(sizes: list[int] | None = None, *, repeats: int = PINGPONG_REPEATS,
                    timeout: float = 120.0) -> PingPongResult:
     """As :func:`mpi_pingpong`, with torch.distributed (gloo) processes started by torchrun."""
     return _pingpong("torch", sizes, repeats, timeout)
@@ -114,7 +122,7 @@ def pingpong_times(
     sizes: Sequence[int],
     *,
     repeats: int = 5,
-    min_seconds: float = 0.005,
+    min_seconds: float = PINGPONG_MIN_RUN_SECONDS,
 ) -> list[float]:
     """One-way seconds per message size: half the fastest round-trip time (engine-neutral).
 
@@ -207,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine", choices=("mpi", "torch"), required=True)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 1024, 1 << 20])
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=PINGPONG_REPEATS)
     args = parser.parse_args(argv)
     rank, size = _rank_and_size(args.engine)
     if size != 2:

@@ -219,3 +219,17 @@ def test_every_name_in_a_packages_all_is_importable(package):
         except ImportError as exc:
             missing.append(f"{name} ({exc})")
     assert not missing, f"names in {package}.__all__ that cannot be imported from it: {missing}"
+
+
+@pytest.mark.parametrize("package", [f"{ROOT}.{p}" for p in SUBPACKAGES])
+def test_no_re_exported_name_hides_a_module(package):
+    """``from course_utils.parallel import scaling_explorer`` must give the module, not a
+    function of the same name re-exported by the package."""
+    import pkgutil
+    import types
+
+    mod = importlib.import_module(package)
+    hidden = [info.name for info in pkgutil.iter_modules(mod.__path__)
+              if info.name in getattr(mod, "__all__", [])
+              or not isinstance(getattr(mod, info.name, types.ModuleType("x")), types.ModuleType)]
+    assert not hidden, f"{package} re-exports names that hide its modules: {hidden}"

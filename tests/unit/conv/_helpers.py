@@ -15,6 +15,11 @@ def torch_conv(x, w, stride=1, padding=0):
 def assert_matches_torch(out, x, w, stride, padding):
     expected = torch_conv(x, w, stride, padding)
     assert out.shape == expected.shape and out.dtype == np.float32
+    # float32 on both sides, summed in different orders: at most 3 * 4 * 4 = 48 products
+    # of standard-normal values per output leave differences of a few 1e-6. A GPU runs
+    # the kernels' operations in the simulator's order and only rounds single operations
+    # differently (fused multiply-adds; cosf/sinf within 2 ulp for the FFT), which keeps
+    # that order of error; 1e-4 leaves a wide margin, and an indexing bug gives O(1).
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
 
 

@@ -31,3 +31,12 @@ def test_glue_returns_the_value_and_checks_the_name():
     assert glue("alpha_us", 12.5) == 12.5
     with pytest.raises(ValueError, match="name must be a Python identifier"):
         glue("alpha us", 1.0)
+
+
+def test_glue_hands_numpy_scalars_over_as_python_numbers():
+    import numpy as np
+
+    from course_utils.core.report import glue
+
+    value = glue("ratio", np.float64(0.25))
+    assert type(value) is float and value == 0.25

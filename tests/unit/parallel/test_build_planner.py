@@ -26,9 +26,24 @@ def test_electricity_price_from_the_tianhe2_figures():
 def test_candidates_have_cited_price_and_power():
     old = {c.gpu.name for c in bp.candidates("2014")}
     new = {c.gpu.name for c in bp.candidates("today")}
-    assert old == {"GTX Titan", "GTX Titan X"} and new == {"L4", "H100 SXM5"}
+    assert old == {"GTX 680", "GTX Titan"} and new == {"L4", "H100 SXM5"}
     for c in bp.candidates("2014") + bp.candidates("today"):
         assert c.gpu.power_w > 0 and 0 < c.price_usd[0] <= c.price_usd[1]
+
+
+@pytest.mark.parametrize("era", list(bp.ERA_YEARS))
+def test_an_era_offers_only_gpus_released_by_its_year(era):
+    first, last = bp.ERA_YEARS[era]
+    for c in bp.candidates(era):
+        assert first <= c.gpu.year and (last is None or c.gpu.year <= last), c.gpu.name
+
+
+def test_the_2014_planner_does_not_offer_the_2015_titan_x():
+    assert hw.gpu("GTX Titan X").year == 2015
+    assert "GTX Titan X" in {r["gpu"] for r in hw.read_table("prices.csv")}  # priced, powered
+    assert hw.gpu("GTX Titan X").power_w is not None
+    assert "GTX Titan X" not in {c.gpu.name for c in bp.candidates("2014")}
+    assert "GTX Titan X" not in {c.gpu.name for c in bp.candidates("today")}
 
 
 def test_2014_nodes_hold_three_gpus_and_an_fdr_card(alexnet):
@@ -39,7 +54,9 @@ def test_2014_nodes_hold_three_gpus_and_an_fdr_card(alexnet):
     assert plan.ring_bandwidth == pytest.approx(hw.link("ib_fdr").bandwidth)
     direct = simulate_data_parallel(params=alexnet.params,
                                     flops_per_example=alexnet.flops_per_example,
-                                    gpu_flops=4.5e12, bandwidth=6.75e9, latency=6e-6, n_gpus=20,
+                                    gpu_flops=hw.gpu("GTX Titan").fp32_flops,
+                                    bandwidth=hw.link("ib_fdr").bandwidth,
+                                    latency=hw.link("ib_fdr").latency, n_gpus=20,
                                     batch_per_gpu=128)
     assert plan.speedup == pytest.approx(float(direct.speedup))
     assert plan.efficiency == pytest.approx(plan.speedup / 20)

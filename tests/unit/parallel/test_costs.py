@@ -187,3 +187,103 @@ def test_leave_one_out_flags_the_one_point_off_the_model():
 def test_leave_one_out_rejects_bad_input(sizes, times, match):
     with pytest.raises(ValueError, match=match):
         costs.leave_one_out_errors(sizes, 2, times)
+
+
+# --- hierarchical all-reduce (nodes of GPUs on NVLink, a network between nodes) ---------
+
+BI, BE, AI, AE = 450e9, 50e9, 0.6e-6, 2.7e-6  # NVLink 4, NDR per GPU, NCCL's hop latencies
+
+
+def hier(nbytes, g, m, algorithm="ring", **kw):
+    return costs.hierarchical_allreduce_time(nbytes, g, m, BI, BE, AI, AE, algorithm, **kw)
+
+
+@pytest.mark.parametrize("algorithm", ["ring", "tree", "auto"])
+def test_one_node_is_the_flat_ring_over_nvlink(algorithm):
+    for g in (2, 3, 8, 72):
+        assert hier(1e8, g, 1, algorithm) == pytest.approx(costs.allreduce_time(1e8, g, BI, AI))
+
+
+@pytest.mark.parametrize("m", [2, 5, 64, 1024])
+def test_one_gpu_per_node_ring_is_the_flat_ring_over_the_network(m):
+    assert hier(1e8, 1, m) == pytest.approx(costs.allreduce_time(1e8, m, BE, AE))
+    assert hier(0, 1, m) == pytest.approx(2 * (m - 1) * AE)
+
+
+def test_ring_phases_add_up():
+    g, m, n = 8, 16, 2.4e8
+    expected = (2 * 7 * AI + 2 * 7 / 8 * n / BI          # reduce-scatter + all-gather in a node
+                + 2 * 15 * AE + 2 * 15 / 16 * (n / 8) / BE)  # ring of each 1/8 shard over nodes
+    assert hier(n, g, m) == pytest.approx(expected, rel=1e-12)
+
+
+def test_tree_latency_is_nccls_tree_model():
+    """NCCL's tuning.cc: tree latency = 2 ((g-1) intraLat + log2(nodes) interLat) + baseLat."""
+    for g, m in [(8, 2), (8, 128), (4, 1000)]:
+        t = hier(0, g, m, "tree", base_latency=6.8e-6)
+        assert t == pytest.approx(6.8e-6 + 2 * ((g - 1) * AI + math.ceil(math.log2(m)) * AE))
+
+
+def test_tree_beats_ring_for_small_messages_at_many_nodes_and_loses_for_large():
+    m = np.array([64, 128, 1024])
+    small_tree, small_ring = hier(4096, 8, m, "tree"), hier(4096, 8, m, "ring")
+    assert np.all(small_tree < small_ring / 5)
+    # large message on 2 nodes: the ring's (m-1)/m shard beats the tree's whole shard twice
+    assert hier(1e9, 8, 2, "ring") < hier(1e9, 8, 2, "tree")
+    # auto is NCCL's choice: the faster of the two, everywhere
+    sizes = np.logspace(2, 10, 30)[:, None]
+    both = np.minimum(hier(sizes, 8, m, "ring"), hier(sizes, 8, m, "tree"))
+    np.testing.assert_allclose(hier(sizes, 8, m, "auto"), both)
+
+
+def test_in_network_halves_the_bandwidth_term_asymptotically():
+    n = 1e9
+    # no latency: the ratio in-network / ring is the ratio of the bandwidth terms
+    def ratio(g, m):
+        return (costs.hierarchical_allreduce_time(n, g, m, BI, BE, 0, 0, "in_network",
+                                                  in_network=True)
+                / costs.hierarchical_allreduce_time(n, g, m, BI, BE, 0, 0, "ring"))
+    assert ratio(1, 10**6) == pytest.approx(0.5, rel=1e-5)   # SHARP across nodes
+    assert ratio(10**6, 1) == pytest.approx(0.5, rel=1e-5)   # NVLink SHARP in one node
+    assert ratio(2, 1) == pytest.approx(1.0)                 # 2 GPUs: nothing to gain
+    # DGX-like nodes: the gain grows with the number of nodes, towards one half
+    assert 1.0 > ratio(8, 2) > ratio(8, 16) > ratio(8, 1024) > 0.5
+
+
+def test_auto_considers_in_network_only_when_the_switches_can_reduce():
+    plain = hier(1e9, 8, 64, "auto")
+    with_sharp = hier(1e9, 8, 64, "auto", in_network=True)
+    assert with_sharp == pytest.approx(hier(1e9, 8, 64, "in_network", in_network=True))
+    assert with_sharp < plain
+
+
+def test_one_gpu_costs_nothing_and_base_latency_is_paid_once_per_call():
+    assert hier(1e9, 1, 1, "auto", base_latency=1e-5) == 0.0
+    assert hier(0, 2, 1, base_latency=1e-5) == pytest.approx(1e-5 + 2 * AI)
+
+
+def test_hierarchical_broadcasts_and_returns_float_for_scalars():
+    t = hier(np.array([1e3, 1e6, 1e9])[:, None], 8, np.array([1, 2, 16, 128]))
+    assert t.shape == (3, 4) and np.all(np.diff(t, axis=0) > 0) and np.all(np.diff(t, axis=1) > 0)
+    assert isinstance(hier(1e6, 8, 4), float)
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(gpus_per_node=0), ValueError, "gpus_per_node must be >= 1"),
+    (dict(nodes=1.5), ValueError, "nodes must be a whole number"),
+    (dict(nbytes=-1), ValueError, "nbytes must be >= 0"),
+    (dict(intra_bandwidth=0), ValueError, "intra_bandwidth must be > 0"),
+    (dict(inter_bandwidth=-5), ValueError, "inter_bandwidth must be > 0"),
+    (dict(intra_alpha=-1e-6), ValueError, "intra_alpha must be >= 0"),
+    (dict(inter_alpha=math.inf), ValueError, "inter_alpha must be finite"),
+    (dict(base_latency=-1.0), ValueError, "base_latency must be >= 0"),
+    (dict(algorithm="butterfly"), ValueError, "algorithm must be one of"),
+    (dict(algorithm="in_network"), ValueError, "needs in_network=True"),
+    (dict(in_network="yes"), TypeError, "in_network must be True or False"),
+    (dict(nodes="4"), TypeError, "nodes must be a real number"),
+])
+def test_hierarchical_bad_input_raises(kwargs, exc, match):
+    args = dict(nbytes=1e6, gpus_per_node=8, nodes=4, intra_bandwidth=BI, inter_bandwidth=BE,
+                intra_alpha=AI, inter_alpha=AE) | kwargs
+    with pytest.raises(exc, match=match):
+        costs.hierarchical_allreduce_time(**args)

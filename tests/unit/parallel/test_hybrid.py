@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from course_utils.core.launchers import run_local
-from course_utils.core.measure import measure_until
+from course_utils.core.measure import check_timing, measure_until
 from course_utils.parallel import hybrid
+from course_utils.parallel.mp_costs import pooled_low_times
 
 
 def test_hybrid_training_equals_single_process_training():
@@ -28,15 +29,27 @@ def test_hybrid_training_equals_single_process_training():
 def test_measured_column_split_beats_data_parallelism_for_a_wide_layer_and_small_batch():
     """Real gloo timings: a 1024 x 1024 layer at batch 8 sends 48 kB of activations
     against 4 MB of weight gradient; the measured collectives must show it. A shared
-    machine can disturb a whole measurement, so a miss is measured again (3 in all)."""
-    m, _ = measure_until(
-        lambda: run_local(hybrid.fc_comm_worker, ([8], [1024], 30), nprocs=2,
-                          process_group="gloo")[0],
-        lambda m: m["column"][(8, 1024)] < m["allreduce"][4 * 1024 * 1024])
-    assert set(m["allreduce"]) == {4 * 8 * 1024, 4 * 1024 * 1024}
-    assert set(m["allgather"]) == {4 * 8 * 1024} and set(m["column"]) == {(8, 1024)}
-    assert all(t > 0 for d in m.values() if isinstance(d, dict) for t in d.values())
-    assert m["column"][(8, 1024)] < m["allreduce"][4 * 1024 * 1024], m
+    machine can disturb a whole measurement, so a miss is measured again (3 in all) and
+    the samples of every run are pooled (10th percentile)."""
+    pool = []
+
+    def measure():
+        pool.append(run_local(hybrid.fc_comm_worker, ([8], [1024], 30), nprocs=2,
+                              process_group="gloo")[0])
+        return pooled_low_times(pool)
+
+    m, _ = measure_until(measure, lambda m: m["column"][(8, 1024)]
+                         < m["allreduce"][4 * 1024 * 1024])
+    raw = pool[0]
+    assert set(raw["allreduce"]) == {4 * 8 * 1024, 4 * 1024 * 1024}
+    assert set(raw["allgather"]) == {4 * 8 * 1024} and set(raw["column"]) == {(8, 1024)}
+    assert all(len(t) == 30 and min(t) > 0 for d in raw.values() if isinstance(d, dict)
+               for t in d.values())
+    check_timing(bool(m["column"][(8, 1024)] < m["allreduce"][4 * 1024 * 1024]),
+                 expected="column split of 1024 x 1024 at batch 8 faster than the "
+                          "all-reduce of its weight gradient",
+                 measured=f"{m['column'][(8, 1024)] * 1e6:.0f} us against "
+                          f"{m['allreduce'][4 * 1024 * 1024] * 1e6:.0f} us")
 
 
 @pytest.mark.parametrize("call, exc, match", [

@@ -96,3 +96,20 @@ def test_min_gpus_to_fit_is_the_smallest_count_that_fits(batch, capacity, strate
 def test_bad_inputs_raise_clear_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_layers_carry_forward_flops():
+    """2 FLOPs per multiply-add; a (height, width) kernel; BatchNorm's scale and shift."""
+    assert mem.fc_layer("fc", 1000, 500).flops == 2 * 1000 * 500
+    conv = mem.conv_layer("c", 3, 64, 11, 55)
+    assert conv.flops == 2 * 3 * 64 * 121 * 55 * 55
+    factorised = mem.conv_layer("c", 128, 192, (7, 1), 17, bias=False, batchnorm=True)
+    assert factorised.parameters == 128 * 192 * 7 + 2 * 192
+    assert factorised.flops == 2 * 128 * 192 * 7 * 17 * 17
+    assert mem.Layer("x", 1, 1).flops == 0  # not given
+    with pytest.raises(ValueError, match="flops must be >= 0"):
+        mem.Layer("x", 1, 1, "fc", -1)
+    with pytest.raises(ValueError, match=r"kernel must be an int or a \(height, width\) pair"):
+        mem.conv_layer("c", 3, 8, (3, 3, 3), 16)
+    with pytest.raises(ValueError, match="kernel must be >= 1"):
+        mem.conv_layer("c", 3, 8, (0, 3), 16)

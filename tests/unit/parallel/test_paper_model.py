@@ -82,7 +82,8 @@ def test_full_pass_from_a_given_sync_time():
 
 # Table 7 cells that our arithmetic does not round to (all within 0.6 %): cell ->
 # (the paper's printed speedup, the speedup we compute, why they differ). The formula
-# is cluster_speedup's: 96 T / [(T - T_fc) + (12288 / sub_batch) T_fc + full_pass].
+# is cluster_speedup's: 96 T / [(T - T_fc) + (12288 / sub_batch) T_fc + full_pass]
+# (the paper's constant FC time per pass).
 TABLE7_OFF = {
     (512, "nervana", 8): (
         "39.3", 39.232,
@@ -166,12 +167,41 @@ def test_table3_transfer_sizes_from_the_layer_shapes():
     assert sum(layer.parameters for layer in pm.alexnet_layers()) == 43_297_576
 
 
+def test_cluster_fc_time_constant_is_table6_forward_column_proportional_is_96_t_fc():
+    # Table 6's "forward" column, as printed: (12288 / sub-batch) x 6.5 ms
+    forward = {128: 624, 256: 312, 512: 156, 1024: 78, 2048: 39, 12288: 6.5}
+    for sub, printed in forward.items():
+        assert pm.cluster_fc_ms(sub) == pytest.approx(printed)
+        # proportional: each pass costs 6.5 ms x sub / 128, so every sub-batch gives 96 x 6.5
+        assert pm.cluster_fc_ms(sub, "proportional") == pytest.approx(96 * 6.5)
+
+
+def test_the_two_fc_models_agree_at_sub_batch_128_and_part_above():
+    for bits in (32, 8):
+        assert pm.cluster_speedup(128, bits, fc_scaling="proportional") == pytest.approx(
+            pm.cluster_speedup(128, bits))
+        for sub in pm.CLUSTER_SUB_BATCHES[1:]:
+            assert (pm.cluster_speedup(sub, bits, fc_scaling="proportional")
+                    < pm.cluster_speedup(sub, bits))
+
+
+def test_with_free_transfers_the_full_batch_reaches_96_only_if_fc_time_is_constant():
+    t, t_fc = pm.TOTAL_MS["nervana"], pm.fc_time_ms()
+    assert pm.cluster_speedup(12288, full_pass=0.0) == pytest.approx(96)
+    limit = pm.cluster_speedup(12288, full_pass=0.0, fc_scaling="proportional")
+    assert limit == pytest.approx(96 * t / (t - t_fc + 96 * t_fc))
+    assert limit == pytest.approx(13.85, abs=0.01)
+
+
 @pytest.mark.parametrize("call, exc, match", [
     (lambda: pm.four_gpu_speedup(16), ValueError, "bits must be 32 or 8"),
     (lambda: pm.four_gpu_speedup(32, "cudnn"), ValueError, "kernels must be one of"),
     (lambda: pm.cluster_speedup(100), ValueError, "sub_batch must be one of"),
     (lambda: pm.cluster_full_pass_ms(128, 8.0), TypeError, "bits must be an integer"),
     (lambda: pm.cluster_full_pass_ms(128, 8, -1.0), ValueError, "sync_ms must be >= 0"),
+    (lambda: pm.cluster_fc_ms(128, "linear"), ValueError, "fc_scaling must be one of"),
+    (lambda: pm.cluster_fc_ms(100), ValueError, "sub_batch must be one of"),
+    (lambda: pm.cluster_speedup(256, fc_scaling="x"), ValueError, "fc_scaling must be one of"),
 ])
 def test_bad_inputs_raise_clear_errors(call, exc, match):
     with pytest.raises(exc, match=match):

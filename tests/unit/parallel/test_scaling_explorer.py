@@ -21,7 +21,7 @@ def test_the_table_holds_every_combination_and_efficiencies_are_fractions():
 
 
 def test_the_figure_has_three_sliders_and_a_lookup_script():
-    fig = ex.scaling_explorer(scaling_fit.fit_on_goyal())
+    fig = ex.explorer_figure(scaling_fit.fit_on_goyal())
     spec = json.loads(fig.fig.to_json())
     assert [s["name"] for s in spec["layout"]["sliders"]] == ["network", "system", "gradients"]
     html = fig._repr_mimebundle_()["text/html"]

@@ -38,11 +38,94 @@ def test_gpu_figures_match_the_reference_file():
         assert x.nvlink is None or hw.link(x.nvlink).kind == "nvlink"
 
 
-def test_peak_fp32_is_cores_times_two_times_clock():
-    # multi-gpu-systems.md section 4: V100 5120*2*1.53 GHz, A100 6912*2*1.41, H100 16896*2*1.98
-    for name, cores, ghz in [("V100 SXM2", 5120, 1.53), ("A100 SXM 80GB", 6912, 1.41),
-                             ("H100 SXM5", 16896, 1.98)]:
-        assert cores * 2 * ghz * 1e9 == pytest.approx(hw.gpu(name).fp32_flops, rel=0.003)
+def _decimals(text: str) -> int:
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+#: Rows whose FP32 peak cannot be recomputed, and why.
+NO_CORES_OR_CLOCK = {"B200 HGX": "no FP32 core count or clock in our sources"}
+#: Rows whose stated peak is not cores x 2 x clock to the digits stored, and why.
+NOT_CORES_X2_X_CLOCK = {
+    "Tesla K20X": "NVIDIA states 3.95 TFLOPS; 2688 cores x 2 x 732 MHz is 3.935, so the "
+                  "datasheet rounds up (kept as stated, within 0.5%)",
+}
+
+
+def _clock(g: hw.GPU) -> float:
+    """The clock of the catalogue's convention: boost, or the only clock of a GPU without
+    GPU Boost (the K20X)."""
+    return g.boost_clock if g.boost_clock is not None else g.base_clock
+
+
+def test_peak_flops_is_cores_times_flops_per_cycle_times_clock():
+    # multi-gpu-systems.md section 4: V100 5120 x 2 x 1.53 GHz = 15.67 TF
+    assert hw.peak_flops(5120, 1.53e9) == pytest.approx(15.6672e12)
+    assert hw.peak_flops(5120, 1.53e9, flops_per_core_per_cycle=4) == pytest.approx(31.3344e12)
+
+
+def test_every_fp32_peak_is_cores_times_two_times_the_boost_clock():
+    """The catalogue's one convention: FP32 peak at the boost clock. Each stored figure is
+    cores x 2 x boost clock rounded to the digits the CSV holds, so a row stored at base
+    clock (as the K80 once was, 5.6 instead of 8.74 TF) fails here."""
+    rows = {r["name"]: r for r in hw.read_table("gpus.csv")}
+    checked = []
+    for name, g in hw.gpus().items():
+        if g.cores is None or _clock(g) is None:
+            assert name in NO_CORES_OR_CLOCK, f"{name}: add cores and clocks, or explain"
+            continue
+        stored = rows[name]["fp32_tflops"]
+        computed = hw.peak_flops(g.cores, _clock(g)) / 1e12
+        if name in NOT_CORES_X2_X_CLOCK:
+            assert computed == pytest.approx(float(stored), rel=5e-3), name
+            assert round(computed, _decimals(stored)) != pytest.approx(float(stored))
+        else:
+            assert round(computed, _decimals(stored)) == pytest.approx(float(stored)), (
+                f"{name}: {g.cores} cores x 2 x {_clock(g) / 1e6:g} MHz = {computed:.3f} TF, "
+                f"stored {stored}")
+        checked.append(name)
+    assert len(checked) == len(hw.gpus()) - len(NO_CORES_OR_CLOCK)
+
+
+def test_base_clock_peaks_are_cores_times_two_times_the_base_clock():
+    # stored where a source quotes the base figure: the Kepler GPUs (K80: 5.6 base, 8.74 boost)
+    rows = {r["name"]: r for r in hw.read_table("gpus.csv")}
+    with_base = {n for n, g in hw.gpus().items() if g.fp32_base_flops is not None}
+    assert {"GTX 680", "GTX Titan", "Tesla K40", "Tesla K80"} <= with_base
+    for name in with_base - set(NOT_CORES_X2_X_CLOCK):
+        g, stored = hw.gpu(name), rows[name]["fp32_base_tflops"]
+        computed = hw.peak_flops(g.cores, g.base_clock) / 1e12
+        assert round(computed, _decimals(stored)) == pytest.approx(float(stored)), name
+        assert g.fp32_base_flops < g.fp32_flops or g.boost_clock is None
+    assert hw.gpu("Tesla K80").fp32_flops == pytest.approx(8.74e12)
+
+
+def test_tensor_peaks_are_not_cuda_core_figures():
+    """Tensor cores do a small matrix product per cycle, so tensor_tflops is no multiple of
+    cores x 2 x clock; the P100 (no tensor cores) stores FP16, two FMAs per core per cycle."""
+    p100 = hw.gpu("P100 SXM2")
+    assert hw.peak_flops(p100.cores, p100.boost_clock, 4) == pytest.approx(
+        p100.tensor_flops, rel=5e-3)
+    h100 = hw.gpu("H100 SXM5")
+    assert h100.tensor_flops > 10 * hw.peak_flops(h100.cores, h100.boost_clock)
+
+
+def test_rows_with_cores_cite_where_the_cores_and_clocks_come_from():
+    for g in hw.gpus().values():
+        urls = [u.strip() for u in g.clock_source.split(";") if u.strip()]
+        assert bool(urls) == (g.cores is not None), g.name
+        assert all(URL.match(u) for u in urls), g.clock_source
+        assert set(urls) <= set(g.sources)
+
+
+MACHINE_PATH = re.compile(r"/work/|/home/|/tmp/|\.\./|shared/reference|reference/\S+\.md"
+                          r"|\breference file\b")
+
+
+@pytest.mark.parametrize("path", sorted(hw.DATA_DIR.glob("*")), ids=lambda p: p.name)
+def test_data_files_cite_original_sources_not_machine_paths(path):
+    text = path.read_text(encoding="utf-8")
+    found = MACHINE_PATH.findall(text)
+    assert not found, f"{path.name} points at {found}: cite the original source's URL"
 
 
 def test_memory_bandwidth_is_bus_width_times_data_rate():
@@ -110,6 +193,10 @@ def test_catalogue_growth_is_faster_for_flops_than_for_networks():
     (lambda: hw.growth([2012, 2013], [2.0, 1.0]), ValueError, "do not grow"),
     (lambda: hw.growth([2012, 2013], [1.0]), ValueError, "same length"),
     (lambda: hw.read_table("nope.csv"), ValueError, "filename must name a file"),
+    (lambda: hw.peak_flops(0, 1e9), ValueError, "cores must be >= 1"),
+    (lambda: hw.peak_flops(2.5, 1e9), TypeError, "cores must be an integer"),
+    (lambda: hw.peak_flops(128, 0), ValueError, "clock_hz must be > 0"),
+    (lambda: hw.peak_flops(128, 1e9, 0), ValueError, "flops_per_core_per_cycle must be > 0"),
 ])
 def test_bad_input_raises_clear_errors(call, exc, match):
     with pytest.raises(exc, match=match):
