@@ -42,12 +42,13 @@ _CITED = re.compile(r"\{cite[:\w]*\}|\]\(https?://|\[(stated|inferred|external)[
 _NAME = re.compile(
     r"\b(?:PCIe|Gen|NVLink|CUDA|Python|cuDNN|NCCL|Pascal|InfiniBand|version|v)\s*\d+(?:\.\d+)*"
     r"|\b\d+(?:\.\d+)?-(?:bit|bits|byte|way|D|d|layer|GPU|node|core|port|lane)s?\b"
-    r"|[A-Za-z]+[-/]?\d+[A-Za-z\d]*|\d+[A-Za-z]+\w*"
+    r"|[A-Za-z]+[-/]?\d+[A-Za-z\d]*|\d+(?!x\b)[A-Za-z]+\w*"
 )
 _POINTER = re.compile(
     r"\b(?:Table|Tables|Figure|Fig\.|Figures|section|Section|sections|chapter|Chapter|part|Part"
     r"|exercise|Exercise|exercises|step|Step|appendix|Appendix|equation|Eq\.|cell|question"
-    r"|Question|line|lines|row|column|App\.|Tab\.|and|or|to)\s+\(?\d+(?:\.\d+)*"
+    r"|Question|line|lines|row|column|App\.|Tab\.)\s+\(?\d+(?:\.\d+)*"
+    r"(?:\s*(?:,|and|or|to|–|-)\s*\d+(?:\.\d+)*)*"
 )
 _YEAR = re.compile(r"\b(?:19|20)\d\d(?:s)?\b(?:\s*[-–]\s*(?:19|20)?\d\d)?")
 _DIGITS = r"\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?"
@@ -56,7 +57,7 @@ _NUMBER = r"(?<![\w.])" + _DIGITS
 #: "15 axons") and sizes chosen for an experiment are settings, not claims.
 _UNIT = (
     r"%|×|x\b|\s*(?:[kMGTPE]?(?:FLOP|B|b|bit|Hz|W)(?:/s)?|[munµ]?s|ms|us|µs|ns|seconds?|minutes?"
-    r"|hours?|days?|years?|KiB|MiB|GiB|TiB|GB|MB|TB|kB|PB|TFLOPS?|GFLOPS?|PFLOPS?|EFLOPS?"
+    r"|hours?|days?|weeks?|months?|years?|KiB|MiB|GiB|TiB|GB|MB|TB|kB|PB|TFLOPS?|GFLOPS?|PFLOPS?|EFLOPS?"
     r"|FLOP/s|frames/s|images/s|examples/s|million|billion|trillion|thousand|M|G|T|k"
     r"|cores?|CPUs?|times|fold|dB|°|degrees?)\b"
 )

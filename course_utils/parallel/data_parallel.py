@@ -82,8 +82,8 @@ def simulate_data_parallel(
     params: RealLike,
     flops_per_example: RealLike,
     gpu_flops: RealLike,
-    bandwidth: RealLike,
-    latency: RealLike,
+    bandwidth: RealLike | None = None,
+    latency: RealLike | None = None,
     n_gpus: RealLike,
     batch_per_gpu: RealLike,
     algorithm: str = "ring",
@@ -91,6 +91,7 @@ def simulate_data_parallel(
     overlap: RealLike = 0.0,
     half_batch: RealLike = 0.0,
     compress_time_per_value: RealLike = 0.0,
+    allreduce_seconds: RealLike | None = None,
 ) -> DataParallelStep:
     """Step time and its breakdown for data-parallel training (see the module docstring).
 
@@ -109,6 +110,9 @@ def simulate_data_parallel(
         half_batch: batch at which matrix products reach half of peak, >= 0.
         compress_time_per_value: seconds to compress + decompress one value, >= 0
             (the paper: about 1.5 ns on a GTX Titan).
+        allreduce_seconds: the all-reduce time itself (seconds, >= 0), from any model
+            (e.g. :func:`~course_utils.parallel.costs.hierarchical_allreduce_time` for the
+            compressed bytes); replaces ``bandwidth``, ``latency`` and ``algorithm``.
     """
     check_choice("algorithm", algorithm, TOPOLOGIES)
     check_choice("compression", compression, tuple(BYTES_PER_VALUE))
@@ -124,7 +128,12 @@ def simulate_data_parallel(
 
     compute = batch * fpe / (peak * matmul_efficiency(batch, half_batch))
     nbytes = p * BYTES_PER_VALUE[compression]
-    if algorithm == "pcie_switch":
+    if allreduce_seconds is not None:
+        comm = np.where(n > 1, as_real_array("allreduce_seconds", allreduce_seconds, minimum=0),
+                        0.0)
+    elif bandwidth is None or latency is None:
+        raise ValueError("bandwidth and latency are needed unless allreduce_seconds is given")
+    elif algorithm == "pcie_switch":
         comm = np.asarray(pcie_switch_sync_time(nbytes, n, bandwidth=bandwidth, latency=latency))
     else:
         comm = np.asarray(allreduce_time(nbytes, n, bandwidth, latency, algorithm))

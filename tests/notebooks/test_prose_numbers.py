@@ -37,6 +37,9 @@ def test_no_number_is_typed_into_the_prose(path):
     "A speedup of 3.5× on four GPUs.",
     "The copy reaches 12.5 GB/s.",
     "Agreement to about $10^{-15}$ and 1e-15 s.",
+    "A 4x speedup, and 2.25x with compression.",
+    "Conscious recognition takes 80 to 200 ms.",
+    "Performance doubles every 13 months.",
 ])
 def test_a_typed_in_quantity_is_caught(text):
     assert prose.typed_numbers(text), text
@@ -46,6 +49,7 @@ def test_a_typed_in_quantity_is_caught(text):
     "This machine has {glue:text}`n_cores` CPU cores.",
     "FDR moves 6.75 GB/s per direction {cite}`mellanox2014fdr`.",
     "PCIe 3.0 x16 and an H100 with 8-bit gradients on ResNet-50 (Table 6, section 2.3).",
+    "Tables 3 and 4 give the times; sections 2.1 to 2.4 the background.",
     "> The post: a GPU needs 30 frames/s to keep up.",
     "In 2015 the paper appeared; the posts ran 2014-2015.",
     "The time is $t = 2\\alpha + 4 n \\beta$ with 4 processes and 15 axons.",

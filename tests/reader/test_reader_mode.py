@@ -74,3 +74,19 @@ def test_notebook_runs_to_the_end_for_a_busy_reader(path, cpu_hog, summary, monk
     for note in notes:
         missing = [part for part in NOTE_PARTS if part not in note]
         assert not missing, f"a timing note in {path.name} lacks {missing}:\n{note}"
+
+
+def test_a_missed_check_prints_its_note_and_the_notebook_goes_on(monkeypatch):
+    """The harness itself: a notebook whose timing check must miss."""
+    monkeypatch.setenv(TIMING_MODE_ENV, "reader")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "from course_utils.core import check_timing\n"
+            "check_timing(2.0 < 1.0, expected='under 1 s', measured='2.0 s')"),
+        nbformat.v4.new_code_cell("print('the next cell ran')"),
+    ]
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    notes = _notes(nb)
+    assert len(notes) == 1 and all(part in notes[0] for part in NOTE_PARTS)
+    assert "the next cell ran" in nb.cells[1].outputs[0]["text"]

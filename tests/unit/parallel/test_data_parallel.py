@@ -104,3 +104,16 @@ def test_sweep_of_10000_configs_under_a_second():
 def test_bad_input_raises_clear_errors(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         simulate_data_parallel(**(BASE | kwargs))
+
+
+def test_an_all_reduce_time_from_another_model_replaces_the_link_model():
+    from course_utils.parallel.data_parallel import simulate_data_parallel
+
+    kw = dict(params=1e6, flops_per_example=1e9, gpu_flops=1e12, n_gpus=8, batch_per_gpu=32)
+    by_link = simulate_data_parallel(bandwidth=1e9, latency=1e-5, **kw)
+    given = simulate_data_parallel(allreduce_seconds=by_link.comm_time, **kw)
+    np.testing.assert_allclose(given.step_time, by_link.step_time)
+    one = simulate_data_parallel(**(kw | {"n_gpus": 1}), allreduce_seconds=1.0)
+    assert float(one.comm_time) == 0.0  # one GPU does not communicate
+    with pytest.raises(ValueError, match="bandwidth and latency are needed"):
+        simulate_data_parallel(**kw)
