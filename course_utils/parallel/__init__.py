@@ -170,9 +170,9 @@ from .scaling import (
 from .scaling_explorer import (
     EXPLORER_NETWORKS,
     FORMATS,
+    explorer_figure,
     explorer_systems,
     explorer_table,
-    explorer_figure,
 )
 from .scaling_fit import (
     Prediction,
