@@ -140,3 +140,14 @@ def test_sources_hold_no_control_characters(path):
              for line_no, line in enumerate(text.splitlines(), 1)
              if _CONTROL & set(line)]
     assert not found, f"control characters in {path.name}: {found}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_matplotlib_figure_cell_has_alt_text(path):
+    """A cell that draws with matplotlib sets ``mystnb.image.alt`` (the browser test finds
+    the same on the built page, but only after a full build)."""
+    cells = nbformat.read(path, as_version=4).cells
+    missing = [i for i, c in enumerate(cells) if c.cell_type == "code"
+               and ("plt.show()" in c.source or "plt.subplots" in c.source)
+               and not c.metadata.get("mystnb", {}).get("image", {}).get("alt")]
+    assert not missing, f"{path.name}: figure cells without mystnb.image.alt: {missing}"
