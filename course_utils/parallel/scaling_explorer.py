@@ -46,16 +46,16 @@ def explorer_systems() -> dict[str, Cluster]:
     titan, p100, h100 = (hw.gpu(n) for n in ("GTX Titan X", "P100 SXM2", "H100 SXM5"))
     pcie3 = hw.link("pcie3").bandwidth
     return {
-        "8-bit paper's cluster (Titan X, FDR)": Cluster(
+        "paper 2015 (FDR)": Cluster(
             "3x GTX Titan X per node (PCIe 3.0), FDR InfiniBand", titan.fp32_flops,
             CLUSTER_GPUS // CLUSTER_NODES, pcie3, PAPER_FDR_BANDWIDTH),
-        "Goyal 2017 (P100, 50 GbE)": Cluster(
+        "Goyal 2017 (50 GbE)": Cluster(
             "8x P100 per server (NVLink), 50 Gbit/s Ethernet", p100.fp32_flops, 8,
             hw.link("nvlink1").bandwidth, 50e9 / 8),
-        "Horovod 2017 (Pascal, 25 GbE)": Cluster(
+        "Horovod 2017 (25 GbE)": Cluster(
             "4x Pascal per server (PCIe 3.0), 25 Gbit/s RoCE", p100.fp32_flops, 4, pcie3,
             25e9 / 8),
-        "DGX H100 (NVLink 4, NDR)": Cluster(
+        "DGX H100 (NDR)": Cluster(
             "8x H100 (NVLink 4), one NDR port per GPU", h100.fp32_flops, DGX_H100_GPUS,
             hw.link("nvlink4").bandwidth, DGX_H100_GPUS * hw.link("ib_ndr").bandwidth),
     }
@@ -92,7 +92,8 @@ def explorer_figure(achieved: Achieved, *, weak_batch: int = 32,
     import plotly.graph_objects as go
 
     table = explorer_table(achieved, weak_batch=weak_batch, strong_batch=strong_batch)
-    nets, systems, fmts = list(EXPLORER_NETWORKS), list(explorer_systems()), list(FORMATS)
+    clusters = explorer_systems()
+    nets, systems, fmts = list(EXPLORER_NETWORKS), list(clusters), list(FORMATS)
     start = ("resnet50", systems[1], "fp32")
     weak, strong = table[start]
     fig = go.Figure()
@@ -108,7 +109,8 @@ def explorer_figure(achieved: Achieved, *, weak_batch: int = 32,
                            for i, label in enumerate(labels)])
 
     fig.update_layout(
-        title=dict(text=_title(*start), font_size=14), height=700, margin=dict(t=80, b=320),
+        title=dict(text=_title(start[0], clusters[start[1]].name, start[2]), font_size=14),
+        height=700, margin=dict(t=80, b=320),
         xaxis=dict(title="GPUs", type="log", dtick=np.log10(2) * 2, tickformat="d"),
         yaxis=dict(title="efficiency (throughput / linear)", range=[0, 1.05]),
         legend=dict(x=0.01, y=0.02, xanchor="left", yanchor="bottom"),
@@ -117,7 +119,7 @@ def explorer_figure(achieved: Achieved, *, weak_batch: int = 32,
                  slider("gradients", fmts, fmts.index(start[2]), -0.69)])
     lookup = {f"{i},{j},{k}": table[n, s, f] for i, n in enumerate(nets)
               for j, s in enumerate(systems) for k, f in enumerate(fmts)}
-    titles = {f"{i},{j},{k}": _title(n, s, f) for i, n in enumerate(nets)
+    titles = {f"{i},{j},{k}": _title(n, clusters[s].name, f) for i, n in enumerate(nets)
               for j, s in enumerate(systems) for k, f in enumerate(fmts)}
     state = {"network": nets.index(start[0]), "system": systems.index(start[1]),
              "gradients": fmts.index(start[2])}
