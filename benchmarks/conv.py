@@ -28,16 +28,15 @@ date and package versions.
 from __future__ import annotations
 
 import argparse
-import datetime
-import importlib.metadata
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from course_utils.core.provenance import cpu_name, run_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "course_utils" / "data"
@@ -61,26 +60,6 @@ TINY_SWEEPS = {"image 16x16, 1 channel": ((1, 1, 16, 16), 1)}
 TINY_SWEEP_SIZES = [1, 3, 5]
 SINGLE_CHANNEL = ("naive", "tiled", "constant")
 MAX_PLANE_LAUNCHES = 64  # single-channel kernels launch N*K*C times; skip beyond this
-
-
-def versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for dist in ("numpy", "scipy", "torch", "numba", "numba-cuda", "course-utils"):
-        try:
-            out[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            out[dist] = "not installed"
-    return out
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _batch_seconds(fn, sync, n: int) -> float:
@@ -360,13 +339,12 @@ def run(argv: list[str] | None = None) -> dict:
     # after the problems (and after the sweeps) and keep the best.
     roofs = best_roofs(roofs, runner.roofs())
     report = {
-        "machine": {
+        "machine": {  # the shared block (course_utils.core.provenance), then conv's own
+            **run_metadata(),
             "device": runner.device_description(),
             "kind": "gpu" if runner.gpu else "cpu",
             "kernels": runner.info.kernels,
             "torch_threads": runner.torch.get_num_threads(),
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "versions": versions(),
             "load_average_before": load_before,
         },
         "tiny": args.tiny,

@@ -57,6 +57,14 @@ from .plots import (
     InteractiveFigure,
     interactive,
 )
+from .provenance import (
+    GPU_SCRIPT,
+    RESULTS_DIR_ENV,
+    load_results,
+    pending_note,
+    result_label,
+    run_metadata,
+)
 from .report import (
     environment_rows,
     glue,
@@ -106,4 +114,10 @@ __all__ = [
     "glue",
     "BACKENDS",
     "choose_backend",
+    "GPU_SCRIPT",
+    "RESULTS_DIR_ENV",
+    "load_results",
+    "result_label",
+    "pending_note",
+    "run_metadata",
 ]

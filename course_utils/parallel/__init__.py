@@ -26,6 +26,7 @@ from .build_planner import (
 )
 from .compression import (
     EIGHT_BIT_SCHEMES,
+    PAPER_SECONDS_PER_VALUE,
     PAPER_TABLE_2,
     SCHEMES,
     OneBitErrorFeedback,
@@ -37,6 +38,7 @@ from .compression import (
     onebit_quantize,
     quantize_8bit,
     table_2,
+    time_quantisation,
 )
 from .costs import (
     ALGORITHMS,
@@ -74,6 +76,10 @@ from .figures import (
     PAPER_PCIE_2GPU_BANDWIDTH,
     PAPER_PCIE_SHARED_BANDWIDTH,
     PAPER_URL,
+)
+from .gpu_results import (
+    matmul_report,
+    quantisation_report,
 )
 from .memory import (
     STRATEGIES,
@@ -186,6 +192,7 @@ from .scaling_fit import (
     speech_dnn,
 )
 from .timing import (
+    MATMUL_PRECISIONS,
     default_sizes,
     matmul_throughput,
     measure_allreduce,
@@ -352,4 +359,9 @@ __all__ = [
     "explorer_systems",
     "explorer_table",
     "explorer_figure",
+    "MATMUL_PRECISIONS",
+    "PAPER_SECONDS_PER_VALUE",
+    "time_quantisation",
+    "matmul_report",
+    "quantisation_report",
 ]

@@ -31,6 +31,8 @@ entries; the quantization error is kept and added to the next gradient
 
 Functions accept NumPy arrays, and (except stochastic rounding) torch tensors too,
 on any device: the same code runs inside a DDP communication hook on CPU or GPU.
+:func:`time_quantisation` times one scheme's compression and decompression per value
+on whichever device its input lives (NumPy: the CPU; a CUDA tensor: the GPU).
 
 Used in: :doc:`/notebooks/dp_compression`.
 """
@@ -58,10 +60,16 @@ __all__ = [
     "compress_roundtrip",
     "mean_relative_error",
     "table_2",
+    "PAPER_SECONDS_PER_VALUE",
+    "time_quantisation",
 ]
 
 EIGHT_BIT_SCHEMES = ("dynamic_tree", "static_tree", "linear", "mantissa_exponent")
 SCHEMES = (*EIGHT_BIT_SCHEMES, "1bit")
+
+#: The paper's GPU kernels on a GTX Titan: seconds per value to compress and to decompress
+#: (section 3.2, https://arxiv.org/abs/1511.04561).
+PAPER_SECONDS_PER_VALUE = {"compress": 1e-9, "decompress": 0.5e-9}
 
 # Table 2 of the paper: mean relative error (%) of each 8-bit type on 25M samples.
 # Keys: distribution -> scheme -> percent.
@@ -328,3 +336,48 @@ def table_2(
             for scheme in EIGHT_BIT_SCHEMES
         }
     return out
+
+
+def time_quantisation(x: Any, scheme: str, *, repeats: int = 5) -> tuple[float, float]:
+    """Seconds per value to compress ``x`` with ``scheme`` and to decompress it: the best of
+    ``repeats`` timed calls each (after one warm-up call).
+
+    ``x``: a float NumPy array (timed on the CPU) or torch tensor (on its device; CUDA
+    work is synchronised before the clock stops). ``scheme``: one of :data:`SCHEMES`
+    ("1bit": :func:`onebit_quantize` and :func:`onebit_dequantize`).
+    """
+    import time
+
+    check_choice("scheme", scheme, SCHEMES)
+    repeats = check_int("repeats", repeats, minimum=1)
+    _check_values("x", x)
+    n = int(np.prod(x.shape))
+    if n == 0:
+        raise ValueError("x must hold at least one value")
+    cuda = _is_torch(x) and x.device.type == "cuda"
+
+    def sync() -> None:
+        if cuda:
+            import torch
+
+            torch.cuda.synchronize(x.device)
+
+    if scheme == "1bit":
+        compress = lambda: onebit_quantize(x)  # noqa: E731
+        decompress = lambda c: onebit_dequantize(*c, n)  # noqa: E731
+    else:
+        compress = lambda: quantize_8bit(x, scheme)  # noqa: E731
+        decompress = lambda c: dequantize_8bit(*c, scheme)  # noqa: E731
+    best = [float("inf"), float("inf")]
+    for i in range(repeats + 1):  # round 0 warms up (allocations, kernel caches): not kept
+        sync()
+        t0 = time.perf_counter()
+        coded = compress()
+        sync()
+        t1 = time.perf_counter()
+        decompress(coded)
+        sync()
+        t2 = time.perf_counter()
+        if i:
+            best = [min(best[0], t1 - t0), min(best[1], t2 - t1)]
+    return best[0] / n, best[1] / n

@@ -46,11 +46,16 @@ __all__ = [
     "default_sizes",
     "torch_allreduce_times",
     "mpi_allreduce_times",
+    "MATMUL_PRECISIONS",
     "matmul_throughput",
     "measure_allreduce",
     "measure_allreduce_model",
     "main",
 ]
+
+
+#: Precisions of :func:`matmul_throughput`: float32, float32 on TF32 tensor cores, bfloat16.
+MATMUL_PRECISIONS = ("fp32", "tf32", "bf16")
 
 
 def default_sizes() -> list[int]:
@@ -152,18 +157,22 @@ def matmul_throughput(
     device: str = "cpu",
     repeats: int = 5,
     min_seconds: float = 0.02,
+    precision: str = "fp32",
 ) -> list[float]:
     """Measured FLOP/s of a dense layer's product (batch x features) @ (features x features).
 
-    One product is ``2 * batch * features**2`` FLOPs (float32). For each batch size a run
+    One product is ``2 * batch * features**2`` FLOPs. For each batch size a run
     repeats the product for about ``min_seconds`` (at least once); the best of
     ``repeats`` runs counts. ``device`` is "cpu" or "cuda" (synchronised before the
-    clock stops).
+    clock stops). ``precision`` (:data:`MATMUL_PRECISIONS`): "fp32" (float32, full
+    precision), "tf32" (float32 data, TF32 tensor cores where the GPU has them; on a CPU
+    the same as fp32) or "bf16" (bfloat16 data).
     """
     import torch
 
     features = check_int("features", features, minimum=1)
     repeats = check_int("repeats", repeats, minimum=1)
+    check_choice("precision", precision, MATMUL_PRECISIONS)
     if not batch_sizes:
         raise ValueError("batch_sizes must hold at least one batch size")
     try:
@@ -172,25 +181,34 @@ def matmul_throughput(
         raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {device!r}") from exc
     if dev.type not in ("cpu", "cuda"):
         raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {device!r}")
+    batch_sizes = [check_int("batch_sizes[i]", b, minimum=1) for b in batch_sizes]
     sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     gen = torch.Generator().manual_seed(0)
-    w = torch.randn(features, features, generator=gen).to(dev)
-    out = []
-    for b in batch_sizes:
-        b = check_int("batch_sizes[i]", b, minimum=1)
-        x = torch.randn(b, features, generator=gen).to(dev)
+    w = torch.randn(features, features, generator=gen).to(dev, dtype)
+    saved = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("high" if precision == "tf32" else "highest")
+    try:
+        return [_matmul_rate(torch, x_rows=b, w=w, gen=gen, sync=sync, repeats=repeats,
+                             min_seconds=min_seconds) for b in batch_sizes]
+    finally:
+        torch.set_float32_matmul_precision(saved)
 
-        def products(x: torch.Tensor = x, k: int = 1) -> None:
-            for _ in range(k):
-                torch.mm(x, w)
-            sync()
 
-        one = timeit.Timer(products).timeit(number=1)  # also the warm-up
-        k = max(1, math.ceil(min_seconds / max(one, 1e-9)))
-        runs = timeit.Timer(lambda k=k, products=products: products(k=k)).repeat(repeats, 1)
-        best = min(runs) / k
-        out.append(2.0 * b * features * features / best)
-    return out
+def _matmul_rate(torch, *, x_rows: int, w, gen, sync, repeats: int, min_seconds: float) -> float:
+    """FLOP/s of ``x @ w`` for one batch size (``x_rows`` rows), as described above."""
+    features = w.shape[0]
+    x = torch.randn(x_rows, features, generator=gen).to(w.device, w.dtype)
+
+    def products(k: int = 1) -> None:
+        for _ in range(k):
+            torch.mm(x, w)
+        sync()
+
+    one = timeit.Timer(products).timeit(number=1)  # also the warm-up
+    k = max(1, math.ceil(min_seconds / max(one, 1e-9)))
+    best = min(timeit.Timer(lambda: products(k)).repeat(repeats, 1)) / k
+    return 2.0 * x_rows * features * features / best
 
 
 def measure_allreduce(

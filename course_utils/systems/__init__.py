@@ -48,11 +48,14 @@ from .lanes import (
 from .membw import (
     COPY_MIN_RUN_SECONDS,
     COPY_REPEATS,
+    COPY_SERIES,
     GPU_COPY_DIRECTIONS,
     CopyMeasurement,
+    copies_report,
     default_sizes,
     gpu_copy_bandwidth,
     host_copy_bandwidth,
+    measure_gpu_copies,
     time_copy,
 )
 from .one_process_per_gpu import (
@@ -131,4 +134,7 @@ __all__ = [
     "COPY_MIN_RUN_SECONDS",
     "PINGPONG_REPEATS",
     "PINGPONG_MIN_RUN_SECONDS",
+    "COPY_SERIES",
+    "measure_gpu_copies",
+    "copies_report",
 ]

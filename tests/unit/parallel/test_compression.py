@@ -143,3 +143,29 @@ def test_zeros_survive():
 def test_bad_input_raises_clear_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+@pytest.mark.parametrize("scheme", C.SCHEMES)
+def test_time_quantisation_numpy_and_torch(scheme):
+    x = np.random.default_rng(0).normal(size=4096).astype(np.float32)
+    for data in (x, torch.from_numpy(x)):
+        compress, decompress = C.time_quantisation(data, scheme, repeats=2)
+        # per value: above zero, below a millisecond (a broken division would be far off)
+        assert 0 < compress < 1e-3 and 0 < decompress < 1e-3
+
+
+def test_paper_speeds_are_the_papers():
+    assert C.PAPER_SECONDS_PER_VALUE == {"compress": 1e-9, "decompress": 0.5e-9}
+
+
+@pytest.mark.parametrize("x, kwargs, exc, match", [
+    (np.ones(4, np.float32), {"scheme": "2bit"}, ValueError, "scheme must be one of"),
+    (np.ones(4, np.float32), {"scheme": "linear", "repeats": 0}, ValueError,
+     "repeats must be >= 1"),
+    (np.ones(4, np.int32), {"scheme": "linear"}, TypeError, "x must be a floating-point"),
+    (np.ones(0, np.float32), {"scheme": "linear"}, ValueError, "x must hold at least one"),
+    ([1.0, 2.0], {"scheme": "1bit"}, TypeError, "x must be a numpy.ndarray or torch.Tensor"),
+])
+def test_time_quantisation_rejects_bad_input(x, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        C.time_quantisation(x, **kwargs)

@@ -73,3 +73,18 @@ def test_a_miss_pools_fresh_samples_with_the_earlier_ones():
 def test_measure_allreduce_model_rejects_bad_input(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         timing.measure_allreduce_model(2, [4096, 8192, 16384], **kwargs)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "tf32", "bf16"])
+def test_matmul_throughput_in_every_precision_restores_the_setting(precision):
+    torch = pytest.importorskip("torch")
+    before = torch.get_float32_matmul_precision()
+    rates = timing.matmul_throughput([1, 16], 32, repeats=1, min_seconds=0.0,
+                                     precision=precision)
+    assert len(rates) == 2 and all(np.isfinite(r) and r > 0 for r in rates)
+    assert torch.get_float32_matmul_precision() == before
+
+
+def test_matmul_throughput_rejects_an_unknown_precision():
+    with pytest.raises(ValueError, match="precision must be one of"):
+        timing.matmul_throughput([4], precision="fp8")
