@@ -46,7 +46,7 @@ GPU_SCRIPT = "bash benchmarks/gpu_all.sh"
 #: Environment variable naming another folder for :func:`load_results` (tests run the
 #: chapters' GPU code paths on synthetic files this way, never in course_utils/data).
 RESULTS_DIR_ENV = "COURSE_UTILS_RESULTS_DIR"
-_PACKAGES = ("numpy", "scipy", "torch", "numba", "numba-cuda", "course-utils")
+_PACKAGES = ("course-utils", "numpy", "numba", "numba-cuda", "torch", "matplotlib", "scipy")
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 

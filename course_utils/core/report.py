@@ -5,35 +5,26 @@ Used in: :doc:`/notebooks/setup`, :doc:`/notebooks/conv_3_cuda`.
 
 from __future__ import annotations
 
-import importlib.metadata
 import inspect
 import os
 import platform
 from collections.abc import Callable
 
 from .device import device_info
+from .provenance import versions
 
 __all__ = ["environment_rows", "kernel_source", "glue"]
-
-_PACKAGES = ("course-utils", "numpy", "numba", "numba-cuda", "torch", "matplotlib", "scipy")
-
-
-def _version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
 
 def environment_rows() -> list[tuple[str, str]]:
     """(component, value) rows describing this machine and the course's packages."""
     info = device_info()
+    found = versions()
     rows = [
-        ("Python", platform.python_version()),
+        ("Python", found.pop("python")),
         ("OS", f"{platform.system()} {platform.release()} ({platform.machine()})"),
         ("CPU cores (logical)", str(os.cpu_count())),
     ]
-    rows += [(dist, _version(dist)) for dist in _PACKAGES]
+    rows += list(found.items())
     if info.simulated:
         rows.append(("Numba kernels run on", "CUDA simulator (CPU)"))
     else:
