@@ -16,7 +16,14 @@ CU_HASH := $(shell find course_utils -type f \( -name '*.py' -o -path '*/data/*'
 CU_STAMP := _build/.course_utils-$(CU_HASH)
 
 .PHONY: setup book build test test-unit test-notebooks test-reader test-book test-browser test-install \
-        lab lint linkcheck colab-cells clean
+        lab lint release-check linkcheck colab-cells clean
+
+# Where pip gets PyTorch (tools/torch_index.py): `auto` takes PyTorch's CPU wheel index
+# on a Linux machine with no NVIDIA GPU (PyPI's Linux torch is the CUDA build, with GBs
+# of NVIDIA libraries) and pip's default index otherwise; `cpu`, `default` or an index
+# URL force a choice: `make setup TORCH_INDEX=default`. The torch wheel is installed
+# first, alone, from that index; `.[dev]` then finds its pin satisfied and adds its deps.
+TORCH_INDEX ?= auto
 
 setup: $(STAMP)
 
@@ -24,6 +31,8 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; v = sys.version_info; \
 	  sys.exit(0 if v >= (3, 10) else "Python >= 3.10 is needed (3.11 recommended)")'
 	$(PYTHON) -m venv $(VENV)
+	torch_args="$$($(PYTHON) tools/torch_index.py --install-args --index '$(TORCH_INDEX)')" && \
+	  $(BIN)/python -m pip install --quiet --disable-pip-version-check $$torch_args
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 	@touch $@
 
@@ -57,19 +66,30 @@ test: setup
 	$(MAKE) test-install
 	@echo "All tests passed."
 
+# Tests that compare a time measured on this machine with a bound (marked `timing`) run
+# alone after the others, which run on every core (pytest-xdist).
 test-unit: setup
-	$(BIN)/python -m pytest tests/unit tests/notebooks
+	$(BIN)/python -m pytest -n auto -m "not timing" tests/unit tests/notebooks
+	$(BIN)/python -m pytest -p no:randomly -m timing tests/unit
 
-# Serial on purpose: several notebooks measure this machine (bandwidth, all-reduce,
-# ping-pong) and assert the measurements against models; a second notebook running
-# beside them on a 2-core machine would make those checks flaky.
-test-notebooks: setup
-	$(BIN)/python -m pytest -p no:randomly --nbval-lax --nbval-current-env notebooks
+# nbval, every notebook. Those that assert a time measured on this machine (they call
+# check_timing: bandwidth, all-reduce, ping-pong, kernel timings) run one at a time, alone;
+# a second notebook beside them on a 2-core machine would make those checks flaky. The
+# others run one notebook per core. tools/nbval_to_cache.py stores what nbval executed in
+# the book's jupyter-cache, so the build that follows does not execute the notebooks again.
+TIMED_NB := $(shell grep -l check_timing notebooks/*.ipynb)
+OTHER_NB := $(filter-out $(TIMED_NB),$(wildcard notebooks/*.ipynb))
+NBVAL    := $(BIN)/python -m pytest -p no:randomly -p tools.nbval_to_cache --nbval-lax --nbval-current-env
+
+test-notebooks: setup $(CU_STAMP)
+	$(NBVAL) $(TIMED_NB)
+	$(NBVAL) -n auto --dist loadfile $(OTHER_NB)
 
 # Every notebook again, as a busy reader runs it: timing checks in reader mode (a miss
-# prints a note), one busy-looping process per core. No cell may raise.
+# prints a note), one busy-looping process per core, two notebooks at a time. No cell may
+# raise. The per-notebook times and notes are printed at the end.
 test-reader: setup
-	$(BIN)/python -m pytest -p no:randomly -s tests/reader
+	$(BIN)/python -m pytest -p no:randomly -n 2 tests/reader
 
 PYTEST_BOOK    := $(BIN)/python -m pytest tests/book
 PYTEST_BROWSER := $(BIN)/python -m pytest tests/browser
@@ -83,7 +103,7 @@ test-browser: build
 	$(PYTEST_BROWSER)
 
 test-install: setup
-	PYTHON=$(PYTHON) bash tests/install/test_wheel.sh
+	TORCH_INDEX='$(TORCH_INDEX)' PYTHON=$(PYTHON) bash tests/install/test_wheel.sh
 
 lab: setup
 	$(BIN)/jupyter lab notebooks/
@@ -92,9 +112,20 @@ lab: setup
 linkcheck: build
 	$(BIN)/jupyter-book build . --builder linkcheck
 
+# actionlint (with ShellCheck on `run:` scripts where the wheel exists) over the
+# GitHub Actions workflows; release-check: __version__, Colab cells and docs agree.
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/python tools/colab_cell.py --check
+	sc="$$(test -x $(BIN)/shellcheck && echo $(BIN)/shellcheck || true)" && \
+	  $(BIN)/actionlint -shellcheck="$$sc" -pyflakes= .github/workflows/*.yml
+	$(MAKE) --no-print-directory release-check
+
+# The release tag agrees everywhere: __version__, every notebook's Colab cell, the docs.
+RELEASE_ROOT ?= .
+release-check: setup
+	$(BIN)/python tools/release_check.py --root "$(RELEASE_ROOT)"
 
 colab-cells: setup
 	$(BIN)/python tools/colab_cell.py --write

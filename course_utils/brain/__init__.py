@@ -1,8 +1,25 @@
 """course_utils.brain: chapter 5, the brain vs deep learning.
 
 Dettmers' brain-compute estimate and its sensitivity (:mod:`.estimate`); the singularity
-timeline, other published estimates and the TOP500 history (:mod:`.timeline`).
+timeline, other published estimates and the TOP500 history (:mod:`.timeline`); AI
+training clusters and training runs against the brain estimate (:mod:`.ai_compute`).
 """
+
+from .ai_compute import (
+    FP8_PER_BF16,
+    PRECISIONS,
+    AICluster,
+    TrainingRun,
+    brain_seconds,
+    cluster_peak,
+    crossing_year,
+    first_cluster_reaching,
+    fit_cluster_growth,
+    gpus_to_match,
+    lifetime_flop,
+    load_ai_clusters,
+    load_training_runs,
+)
 
 from .estimate import (
     DEFAULTS,
@@ -27,6 +44,7 @@ from .timeline import (
     Top500Entry,
     doublings_needed,
     fit_doubling_time,
+    history_figure,
     knowledge_fraction,
     kurzweil_cps,
     landauer_bits_per_s,
@@ -64,4 +82,18 @@ __all__ = [
     "Top500Entry",
     "load_top500",
     "fit_doubling_time",
+    "history_figure",
+    "PRECISIONS",
+    "FP8_PER_BF16",
+    "AICluster",
+    "TrainingRun",
+    "cluster_peak",
+    "load_ai_clusters",
+    "load_training_runs",
+    "brain_seconds",
+    "lifetime_flop",
+    "gpus_to_match",
+    "first_cluster_reaching",
+    "fit_cluster_growth",
+    "crossing_year",
 ]

@@ -4,10 +4,13 @@ Chapter 5, ``notebooks/brain_timeline`` (and the comparison table of
 ``notebooks/brain_estimate``). Contents: the timeline helpers :func:`doublings_needed`
 and :func:`year_reached`, other published estimates of the brain's compute
 (:data:`OTHER_ESTIMATES`), the TOP500 #1 history (:func:`load_top500`) and doubling-time
-fits (:func:`fit_doubling_time`, built on :func:`course_utils.systems.hardware.growth`).
+fits (:func:`fit_doubling_time`, built on :func:`course_utils.systems.hardware.growth`),
+and the history figure (:func:`history_figure`): TOP500 #1 systems beside the AI
+training clusters of :mod:`course_utils.brain.ai_compute` and the brain estimate.
 All rates are in FLOP/s.
 
-Used in: :doc:`/notebooks/brain_timeline`, :doc:`/notebooks/brain_estimate`.
+Used in: :doc:`/notebooks/brain_timeline`, :doc:`/notebooks/brain_estimate`,
+:doc:`/notebooks/brain_then_now`.
 """
 
 from __future__ import annotations
@@ -17,15 +20,20 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
+from typing import TYPE_CHECKING
 
 from ..core.checks import check_choice, check_int, check_number
 from ..systems.hardware import Growth, growth
+from .ai_compute import AICluster, load_ai_clusters
 from .estimate import AI_IMPACTS_URL, POST_ESTIMATE_FLOPS, POST_URL
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "doublings_needed", "year_reached", "kurzweil_cps", "mips_to_flops",
     "landauer_bits_per_s", "knowledge_fraction", "price_per_kwh", "OtherEstimate",
-    "OTHER_ESTIMATES", "Top500Entry", "load_top500", "fit_doubling_time",
+    "OTHER_ESTIMATES", "Top500Entry", "load_top500", "fit_doubling_time", "history_figure",
 ]
 
 
@@ -217,3 +225,68 @@ def fit_doubling_time(entries: Iterable[Top500Entry], *, first_year: float = -ma
         raise ValueError(f"need entries from two different years between first_year="
                          f"{first_year} and last_year={last_year}, got {len(pts)} point(s)")
     return growth([y for y, _ in pts], [v for _, v in pts])
+
+
+#: Legend label of the AI-cluster series in :func:`history_figure` (tests look for it).
+AI_CLUSTER_LABEL = "AI training clusters, dense BF16 peak (GPUs x catalogue peak)"
+_LABELLED = ("1993-06", "2013-06", "2018-06", "2020-06", "2022-06", "2026-06")
+
+
+def history_figure(rows: Iterable[Top500Entry] | None = None,
+                   clusters: Iterable[AICluster] | None = None, *,
+                   fits: Iterable[tuple[str, Growth, tuple[float, float]]] = (),
+                   estimate: float = POST_ESTIMATE_FLOPS) -> Figure:
+    """Log-scale figure (matplotlib) of the TOP500 history beside AI training clusters.
+
+    Series: TOP500 #1 LINPACK Rmax (FP64), ranks 2-5, HPCG of the #1, the AI clusters'
+    dense BF16 peak (:data:`AI_CLUSTER_LABEL`), each ``(label, fit, (first, last year))``
+    in ``fits`` as a line, and ``estimate`` FLOP/s as a dashed line. ``rows`` and
+    ``clusters`` default to the bundled tables. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    estimate = check_number("estimate", estimate, minimum=0.0, strict_minimum=True)
+    rows = load_top500() if rows is None else tuple(rows)
+    clusters = load_ai_clusters() if clusters is None else tuple(clusters)
+    fits = tuple(fits)
+    for _, fit, _ in fits:
+        if not isinstance(fit, Growth):
+            raise TypeError(f"fits must hold (label, Growth, (year, year)), got "
+                            f"{type(fit).__name__}")
+    fig, ax = plt.subplots(figsize=(10.5, 5))
+    top = [r for r in rows if r.rank == 1]
+    ax.semilogy([r.year for r in top], [r.rmax for r in top], "o", color="C0",
+                label="TOP500 #1, LINPACK Rmax (FP64)")
+    peers = [r for r in rows if r.rank > 1]
+    if peers:
+        ax.semilogy([r.year for r in peers], [r.rmax for r in peers], ".", color="0.6",
+                    label="TOP500 ranks 2-5 (some lists)")
+    hp = [r for r in rows if r.hpcg]
+    if hp:
+        ax.semilogy([r.year for r in hp], [r.hpcg for r in hp], "s", color="C3",
+                    label="HPCG of the #1 system")
+    for i, (name, fit, (y0, y1)) in enumerate(fits):
+        yrs = np.array([y0, y1], dtype=float)
+        ax.semilogy(yrs, fit.predict(yrs), "-", color=f"C{i + 1}",
+                    label=f"{name}: doubling every {fit.doubling_years * 12:.1f} months")
+    if clusters:
+        ax.semilogy([c.year for c in clusters], [c.peak_bf16 for c in clusters], "D",
+                    color="C4", label=AI_CLUSTER_LABEL)
+        for c in clusters:
+            ax.annotate(c.name.split(" (")[0], (c.year, c.peak_bf16),
+                        textcoords="offset points", xytext=(-6, 7), fontsize=7,
+                        color="C4", ha="right")
+    ax.axhline(estimate, color="k", lw=1, ls="--",
+               label=f"Dettmers' brain estimate, {estimate:.4g} FLOP/s")
+    for r in top:
+        if r.list_date in _LABELLED:
+            ax.annotate(r.system, (r.year, r.rmax), textcoords="offset points",
+                        xytext=(4, -11), fontsize=8)
+    ax.set_xlabel("year")
+    ax.set_ylabel("FLOP/s (TOP500: FP64; AI clusters: BF16 peak)")
+    ax.set_title("Fastest supercomputers and AI training clusters against the brain estimate")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: no overlap
+    fig.tight_layout()
+    return fig

@@ -17,8 +17,11 @@ echo "   $(basename "$WHEEL")"
 echo "== fresh virtual environment in $WORK/venv"
 "$PYTHON" -m venv "$WORK/venv"
 VPY="$WORK/venv/bin/python"
-# torch first, pinned, so the CPU build is used (an unpinned torch pulls GBs of CUDA)
-"$VPY" -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
+# torch first, the pin from pyproject.toml, from the index `make setup` uses
+# (tools/torch_index.py: the CPU index on Linux without an NVIDIA GPU; TORCH_INDEX)
+TORCH_ARGS="$("$PYTHON" "$ROOT/tools/torch_index.py" --install-args)"
+# shellcheck disable=SC2086  # several arguments, none with spaces
+"$VPY" -m pip install --quiet --disable-pip-version-check $TORCH_ARGS
 "$VPY" -m pip install --quiet --disable-pip-version-check "${WHEEL}[test]"
 
 mkdir "$WORK/run"

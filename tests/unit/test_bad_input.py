@@ -34,6 +34,7 @@ except RuntimeError:  # another test in this process already chose the real GPU
 
 import torch  # noqa: E402  (a test dependency: no silent skip)
 
+from course_utils.brain import ai_compute as brain_ai  # noqa: E402
 from course_utils.brain import estimate  # noqa: E402
 from course_utils.brain import timeline as brain_tl  # noqa: E402
 from course_utils.conv import costs as conv_costs  # noqa: E402
@@ -1053,10 +1054,29 @@ ROWS: list[tuple[str, object, type, str]] = [
      lambda: membw.measure_gpu_copies([4096], timer="gpu"), T, r"timer must be callable"),
     ("course_utils.systems.membw.copies_report",
      lambda: membw.copies_report({"series": {}}), T, r"gpu must be a copies result"),
+    # brain.ai_compute, brain.timeline.history_figure
+    ("course_utils.brain.ai_compute.cluster_peak", lambda: brain_ai.cluster_peak("H100 SXM5", 0), V, r"gpu_count must be >= 1"),
+    ("course_utils.brain.ai_compute.cluster_peak", lambda: brain_ai.cluster_peak("H100 SXM5", 8, "fp4"), V, r"precision must be one of"),
+    ("course_utils.brain.ai_compute.cluster_peak", lambda: brain_ai.cluster_peak("A100 SXM 80GB", 8, "fp8"), V, r"precision 'fp8' needs"),
+    ("course_utils.brain.ai_compute.cluster_peak", lambda: brain_ai.cluster_peak("H1000", 8), V, r"name must be one of"),
+    ("course_utils.brain.ai_compute.brain_seconds", lambda: brain_ai.brain_seconds(3e23, 0.0), V, r"brain_flops must be > 0"),
+    ("course_utils.brain.ai_compute.brain_seconds", lambda: brain_ai.brain_seconds(NAN, 1e21), V, r"training_flop must be finite"),
+    ("course_utils.brain.ai_compute.lifetime_flop", lambda: brain_ai.lifetime_flop(1e15, seconds=-1.0), V, r"seconds must be > 0"),
+    ("course_utils.brain.ai_compute.gpus_to_match", lambda: brain_ai.gpus_to_match(0.0, "H100 SXM5"), V, r"target_flops must be > 0"),
+    ("course_utils.brain.ai_compute.first_cluster_reaching", lambda: brain_ai.first_cluster_reaching([], 1e21, "int8"), V, r"precision must be one of"),
+    ("course_utils.brain.ai_compute.first_cluster_reaching", lambda: brain_ai.first_cluster_reaching([], -1.0), V, r"target_flops must be > 0"),
+    ("course_utils.brain.ai_compute.fit_cluster_growth", lambda: brain_ai.fit_cluster_growth([]), V, r"years must contain at least two different years"),
+    ("course_utils.brain.ai_compute.fit_cluster_growth", lambda: brain_ai.fit_cluster_growth([], "fp4"), V, r"precision must be one of"),
+    ("course_utils.brain.ai_compute.crossing_year", lambda: brain_ai.crossing_year(None, 1e21), T, r"fit must be a Growth"),
+    ("course_utils.brain.ai_compute.crossing_year", lambda: brain_ai.crossing_year(brain_tl.fit_doubling_time(_entries()), 0.0), V, r"target must be > 0"),
+    ("course_utils.brain.timeline.history_figure", lambda: brain_tl.history_figure(estimate=0.0), V, r"estimate must be > 0"),
+    ("course_utils.brain.timeline.history_figure", lambda: brain_tl.history_figure(fits=[("x", 1.0, (2013, 2026))]), T, r"fits must hold"),
 ]
 
 # Public functions with no row, and why.
 EXEMPT: dict[str, str] = {
+    "course_utils.brain.ai_compute.load_ai_clusters": "takes no arguments",
+    "course_utils.brain.ai_compute.load_training_runs": "takes no arguments",
     "course_utils.core.checks.scalar_or_array":
         "internal: turns an array the library computed into a float; no user input",
     "course_utils.core.device.device_info": "takes no arguments",

@@ -165,3 +165,45 @@ def test_fit_rejects_bad_input():
 def test_the_package_re_exports_the_timeline():
     assert brain.year_reached is timeline.year_reached
     assert brain.load_top500 is timeline.load_top500
+
+
+# --- the history figure: TOP500 beside AI clusters ------------------------------------
+
+def test_history_figure_shows_ai_clusters_beside_top500():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from course_utils.brain import ai_compute
+
+    rows = brain.load_top500()
+    fit = brain.fit_doubling_time(rows, first_year=2013)
+    fig = timeline.history_figure(rows, fits=[("fit from 2013", fit, (2013.4, 2026.4))])
+    try:
+        ax = fig.axes[0]
+        lines = {ln.get_label(): ln for ln in ax.get_lines()}
+        clusters = ai_compute.load_ai_clusters()
+        ai = lines[timeline.AI_CLUSTER_LABEL]
+        assert list(ai.get_ydata()) == [c.peak_bf16 for c in clusters]
+        assert list(ai.get_xdata()) == [c.year for c in clusters]
+        top = lines["TOP500 #1, LINPACK Rmax (FP64)"]
+        assert len(top.get_xdata()) == sum(r.rank == 1 for r in rows)
+        assert any(lab.startswith("fit from 2013: doubling every") for lab in lines)
+        brain_line = next(ln for lab, ln in lines.items() if lab.startswith("Dettmers'"))
+        assert list(brain_line.get_ydata()) == [brain.POST_ESTIMATE_FLOPS] * 2
+        assert ax.get_yscale() == "log"
+    finally:
+        plt.close(fig)
+    empty = timeline.history_figure(rows, clusters=[])
+    try:
+        labels = [ln.get_label() for ln in empty.axes[0].get_lines()]
+        assert timeline.AI_CLUSTER_LABEL not in labels
+    finally:
+        plt.close(empty)
+
+
+def test_history_figure_rejects_bad_input():
+    with pytest.raises(ValueError, match="estimate must be > 0"):
+        timeline.history_figure(estimate=0)
+    with pytest.raises(TypeError, match="fits must hold"):
+        timeline.history_figure(fits=[("x", 1.0, (2013, 2026))])
