@@ -20,7 +20,6 @@ from .ai_compute import (
     load_ai_clusters,
     load_training_runs,
 )
-
 from .estimate import (
     DEFAULTS,
     PARAMETERS,

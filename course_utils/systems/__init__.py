@@ -3,8 +3,9 @@
 The hardware catalogue with its sources (:mod:`.hardware`), PCIe lane budgets
 (:mod:`.lanes`), the GPU -> CPU -> NIC data path (:mod:`.datapath`), memory-copy
 bandwidth (:mod:`.membw`), ping-pong over MPI and torch.distributed (:mod:`.pingpong`),
-one process per GPU (:mod:`.one_process_per_gpu`). The setup page's first CUDA kernels
-(:mod:`.vector`) import Numba; import that module explicitly.
+one process per GPU (:mod:`.one_process_per_gpu`), NVLink domains, in-network reduction,
+rail-optimised fat trees and bytes per FLOP in 2026 (:mod:`.interconnects`). The setup
+page's first CUDA kernels (:mod:`.vector`) import Numba; import that module explicitly.
 """
 
 from .datapath import (
@@ -37,6 +38,25 @@ from .hardware import (
     read_table,
     systems,
     transfer_time,
+)
+from .interconnects import (
+    FP8_TFLOPS,
+    NCCL_H100_MEASURED,
+    NCCL_H100_SOURCE,
+    NVL72_GPUS,
+    NVL72_PUBLISHED_AGGREGATE,
+    NVL72_SOURCE,
+    NVL72_SWITCH_CHIPS,
+    RAIL_GROUP_NODES,
+    RAIL_GROUP_SOURCE,
+    TREND_GPUS,
+    TrendPoint,
+    bytes_per_flop,
+    bytes_per_flop_trend,
+    nvlink_domain_bandwidth,
+    peak_flops_at,
+    spine_fraction,
+    switch_hops,
 )
 from .lanes import (
     WIDTHS,
@@ -137,4 +157,21 @@ __all__ = [
     "COPY_SERIES",
     "measure_gpu_copies",
     "copies_report",
+    "NVL72_GPUS",
+    "NVL72_SWITCH_CHIPS",
+    "NVL72_PUBLISHED_AGGREGATE",
+    "NVL72_SOURCE",
+    "NCCL_H100_MEASURED",
+    "NCCL_H100_SOURCE",
+    "RAIL_GROUP_NODES",
+    "RAIL_GROUP_SOURCE",
+    "TREND_GPUS",
+    "FP8_TFLOPS",
+    "TrendPoint",
+    "bytes_per_flop",
+    "bytes_per_flop_trend",
+    "nvlink_domain_bandwidth",
+    "peak_flops_at",
+    "spine_fraction",
+    "switch_hops",
 ]
