@@ -16,7 +16,12 @@ between stages. :func:`gpipe_order` and :func:`one_f_one_b_order` (PipeDream-Flu
 https://arxiv.org/abs/2104.04473) give the orders. Times are in any one unit
 (milliseconds in the chapter).
 
-Used in: :doc:`/notebooks/mp_pipeline_memory`.
+:func:`interleaved_bubble_fraction` gives the bubble of Megatron-LM's interleaved 1F1B
+schedule (each GPU holds ``v`` non-adjacent chunks of layers; Narayanan et al. 2021,
+section 2.2.2): the fill and drain shrink ``v`` times.
+
+Used in: :doc:`/notebooks/mp_pipeline_memory`,
+:doc:`/notebooks/modern_transformer_parallelism`.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ __all__ = [
     "gpipe_schedule",
     "one_f_one_b_schedule",
     "bubble_fraction",
+    "interleaved_bubble_fraction",
 ]
 
 
@@ -206,3 +212,16 @@ def bubble_fraction(n_stages: RealLike, n_micro_batches: RealLike) -> float | np
     s = as_real_array("n_stages", n_stages, minimum=1, integer=True)
     m = as_real_array("n_micro_batches", n_micro_batches, minimum=1, integer=True)
     return scalar_or_array((s - 1) / (m + s - 1))
+
+
+def interleaved_bubble_fraction(n_stages: RealLike, n_micro_batches: RealLike,
+                                chunks: RealLike = 1) -> float | np.ndarray:
+    """Bubble share of the step under 1F1B with ``chunks`` (``v``) model chunks per GPU:
+    ``(S-1) / (v M + S-1)`` (Narayanan et al. 2021, https://arxiv.org/abs/2104.04473,
+    section 2.2.2: bubble time over ideal time ``(S-1) / (v M)``). ``chunks=1`` is plain
+    1F1B, whose bubble equals GPipe's (:func:`bubble_fraction`). Accepts arrays.
+    """
+    s = as_real_array("n_stages", n_stages, minimum=1, integer=True)
+    m = as_real_array("n_micro_batches", n_micro_batches, minimum=1, integer=True)
+    v = as_real_array("chunks", chunks, minimum=1, integer=True)
+    return scalar_or_array((s - 1) / (v * m + s - 1))

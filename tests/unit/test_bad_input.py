@@ -56,7 +56,8 @@ from course_utils.core import (  # noqa: E402
     provenance,
     report,
 )
-from course_utils.parallel import (  # noqa: E402
+from course_utils.parallel import (  # noqa: E402  # noqa: E402
+    accounting,
     build_planner,
     compression,
     costs,
@@ -70,9 +71,11 @@ from course_utils.parallel import (  # noqa: E402
     networks_cnn,
     paper_model,
     pipeline,
+    planner,
     scaling,
     scaling_explorer,
     scaling_fit,
+    sharding,
     timing,
     train_ddp,
 )
@@ -89,6 +92,9 @@ from course_utils.systems import interconnects as ic  # noqa: E402
 from course_utils.systems import one_process_per_gpu as oppg  # noqa: E402
 
 NAN = float("nan")
+GPT3 = planner.gpt3_175b()
+TOPO = planner.dgx_topology("a100")
+A100 = "A100 SXM 80GB"
 X = np.ones((1, 1, 4, 4), np.float32)  # a tiny NCHW input
 W = np.ones((1, 1, 3, 3), np.float32)  # a tiny (K, C, R, S) filter bank
 IMG = np.arange(16.0).reshape(4, 4)
@@ -1130,10 +1136,76 @@ ROWS: list[tuple[str, object, type, str]] = [
      lambda: lp.optimizer_state_bytes("adam"), T, r"optimizer must be a torch.optim.Optimizer"),
     ("course_utils.parallel.low_precision.train_digits",
      lambda: lp.train_digits("fp16"), V, r"state must be one of"),
+    # parallel.accounting, parallel.sharding, parallel.planner
+    ("course_utils.parallel.accounting.block_parameters",
+     lambda: accounting.block_parameters(0), V, r"d_model must be >= 1"),
+    ("course_utils.parallel.accounting.model_parameters",
+     lambda: accounting.model_parameters("gpt"), T, r"config must be a TransformerConfig"),
+    ("course_utils.parallel.accounting.training_flops",
+     lambda: accounting.training_flops(GPT3, -1), V, r"tokens must be >= 0"),
+    ("course_utils.parallel.accounting.training_flops",
+     lambda: accounting.training_flops(GPT3, 1, recompute="some"), V, r"recompute must be one of"),
+    ("course_utils.parallel.accounting.six_n_flops",
+     lambda: accounting.six_n_flops(-1, 1), V, r"n_params must be >= 0"),
+    ("course_utils.parallel.accounting.activation_components",
+     lambda: accounting.activation_components(0, 1, 8, 1), V, r"seq_len must be >= 1"),
+    ("course_utils.parallel.accounting.activation_bytes_per_layer",
+     lambda: accounting.activation_bytes_per_layer(8, 1, 8, 1, tp=0), V, r"tp must be >= 1"),
+    ("course_utils.parallel.accounting.activation_bytes_per_layer",
+     lambda: accounting.activation_bytes_per_layer(8, 1, 8, 1, sequence_parallel=1), T,
+     r"sequence_parallel must be True or False"),
+    ("course_utils.parallel.accounting.mfu",
+     lambda: accounting.mfu(1.0, 0.0, 1, 1.0), V, r"seconds must be > 0"),
+    ("course_utils.parallel.accounting.check_against_torch",
+     lambda: accounting.check_against_torch(10, 3), V, r"heads must divide d_model"),
+    ("course_utils.parallel.accounting.measure_matmul_peak",
+     lambda: accounting.measure_matmul_peak(4), V, r"n must be >= 16"),
+    ("course_utils.parallel.accounting.measure_training_step",
+     lambda: accounting.measure_training_step(repeats=1), V, r"repeats must be >= 3"),
+    ("course_utils.parallel.pipeline.interleaved_bubble_fraction",
+     lambda: pipeline.interleaved_bubble_fraction(4, 8, 0), V, r"chunks"),
+    ("course_utils.parallel.sharding.model_state_bytes",
+     lambda: sharding.model_state_bytes(1.0, 1, 4), V, r"stage must be <= 3"),
+    ("course_utils.parallel.sharding.model_state_bytes",
+     lambda: sharding.model_state_bytes(1.0, 1, 0, "adam"), V, r"training must be one of"),
+    ("course_utils.parallel.sharding.dp_comm_values",
+     lambda: sharding.dp_comm_values(1.0, 0), V, r"dp must be >= 1"),
+    ("course_utils.parallel.sharding.dp_comm_time",
+     lambda: sharding.dp_comm_time(1.0, 2, "dgx"), T, r"topology must be a sharding.Topology"),
+    ("course_utils.parallel.sharding.tp_comm_time",
+     lambda: sharding.tp_comm_time(1, 1, 0, TOPO), V, r"tp must be >= 1"),
+    ("course_utils.parallel.sharding.cp_comm_bytes",
+     lambda: sharding.cp_comm_bytes(1, 1, 0), V, r"cp must be >= 1"),
+    ("course_utils.parallel.sharding.pp_p2p_bytes",
+     lambda: sharding.pp_p2p_bytes(0, 1), V, r"tokens must be >= 1"),
+    ("course_utils.parallel.sharding.p2p_time",
+     lambda: sharding.p2p_time(1.0, TOPO, across=1), T, r"across must be True or False"),
+    ("course_utils.parallel.sharding.ep_alltoall_time",
+     lambda: sharding.ep_alltoall_time(1, 1, 2, TOPO, top_k=0), V, r"top_k must be >= 1"),
+    ("course_utils.parallel.sharding.Topology",
+     lambda: sharding.Topology("x", 0, 1.0, 1.0), V, r"nvlink_domain must be >= 1"),
+    ("course_utils.parallel.planner.dgx_topology",
+     lambda: planner.dgx_topology("v100"), V, r"generation must be one of"),
+    ("course_utils.parallel.planner.plan",
+     lambda: planner.plan(GPT3, A100, TOPO, dp=1, tp=5, pp=1, global_batch=1), V,
+     r"tp must divide the heads"),
+    ("course_utils.parallel.planner.plan",
+     lambda: planner.plan(GPT3, A100, TOPO, dp=1, tp=1, pp=1, global_batch=1, efficiency=0), V,
+     r"efficiency must be > 0"),
+    ("course_utils.parallel.planner.enumerate_plans",
+     lambda: planner.enumerate_plans(GPT3, A100, TOPO, 0, 1), V, r"n_gpus must be >= 1"),
+    ("course_utils.parallel.planner.published_figures",
+     lambda: planner.published_figures("nope"), V, r"key must be one of"),
+    ("course_utils.parallel.planner.best_by_tp",
+     lambda: planner.best_by_tp([1]), T, r"plans must hold LayoutPlan"),
+    ("course_utils.parallel.planner.planner_figure",
+     lambda: planner.planner_figure(GPT3, A100, TOPO, 8, 8, domains=()), V,
+     r"domains must list NVLink domain sizes"),
 ]
 
 # Public functions with no row, and why.
 EXEMPT: dict[str, str] = {
+    "course_utils.parallel.planner.gpt3_175b": "takes no arguments",
     "course_utils.brain.ai_compute.load_ai_clusters": "takes no arguments",
     "course_utils.brain.ai_compute.load_training_runs": "takes no arguments",
     "course_utils.core.checks.scalar_or_array":

@@ -82,3 +82,18 @@ def test_the_slowest_stage_sets_the_pace():
 def test_bad_inputs_raise_clear_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_interleaved_bubble_shrinks_with_chunks_and_matches_1f1b_at_one():
+    from course_utils.parallel.pipeline import interleaved_bubble_fraction
+
+    for s, m in [(4, 8), (16, 48), (8, 3)]:
+        sim = pp.one_f_one_b_schedule(s, m)
+        assert interleaved_bubble_fraction(s, m, 1) == pytest.approx(sim.bubble_fraction)
+        assert interleaved_bubble_fraction(s, m, 1) == pytest.approx(
+            pp.bubble_fraction(s, m))
+    # Narayanan et al. 2021: bubble time over ideal time is (p - 1) / (v m)
+    f = interleaved_bubble_fraction(16, 48, 3)
+    assert f / (1 - f) == pytest.approx(15 / (3 * 48))
+    with pytest.raises(ValueError, match="chunks"):
+        interleaved_bubble_fraction(4, 8, 0)
