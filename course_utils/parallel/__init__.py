@@ -43,6 +43,18 @@ from .build_planner import (
     plan_build,
     plan_builds,
 )
+from .comm_count import (
+    COUNTED_OPS,
+    Collective,
+    count_collectives,
+    fsdp_traffic,
+    padded_numel,
+    powersgd_bytes,
+    scatter_gather_bytes,
+    total_bytes,
+    tp_traffic,
+    wire_bytes,
+)
 from .compression import (
     EIGHT_BIT_SCHEMES,
     PAPER_SECONDS_PER_VALUE,
@@ -289,5 +301,7 @@ __all__ = [
     "tp_comm_time", "cp_comm_bytes", "pp_p2p_bytes", "p2p_time", "ep_alltoall_time",
     "DGX_A100_GPUS", "MEGATRON_BF16", "LayoutPlan", "dgx_topology", "plan", "enumerate_plans",
     "published_figures", "gpt3_175b", "best_by_tp", "planner_figure",
-    "interleaved_bubble_fraction",
+    "interleaved_bubble_fraction", "COUNTED_OPS", "Collective", "count_collectives",
+    "wire_bytes", "total_bytes", "padded_numel", "fsdp_traffic", "tp_traffic", "powersgd_bytes",
+    "scatter_gather_bytes",
 ]
