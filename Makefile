@@ -1,5 +1,6 @@
 # GPUs for Deep Learning: set-up, build and test.
 #   make book   set up .venv, execute every notebook, build the HTML book
+#   make pdf    the book as one PDF (_build/pdf/book.pdf), for the landing page's link
 #   make test   set up .venv, run every test (lint, unit, notebooks, book, browser, wheel install)
 #   make lab    set up .venv, open JupyterLab on notebooks/
 
@@ -16,7 +17,7 @@ CU_HASH := $(shell find course_utils -type f \( -name '*.py' -o -path '*/data/*'
 CU_STAMP := _build/.course_utils-$(CU_HASH)
 
 .PHONY: setup book build test test-unit test-notebooks test-reader test-book test-browser test-install \
-        lab lint release-check linkcheck colab-cells clean
+        lab lint release-check linkcheck colab-cells clean pdf
 
 # Where pip gets PyTorch (tools/torch_index.py): `auto` takes PyTorch's CPU wheel index
 # on a Linux machine with no NVIDIA GPU (PyPI's Linux torch is the CUDA build, with GBs
@@ -37,7 +38,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 $(CU_STAMP):
-	@rm -rf _build/.jupyter_cache _build/.course_utils-*
+	@rm -rf _build/.jupyter_cache _build/.doctrees _build/.course_utils-*
 	@mkdir -p _build && touch $@
 
 # Execute every notebook (through jupyter-cache) and build the HTML; any warning or
@@ -50,6 +51,15 @@ book: build
 	@echo "The book is built. Open: file://$(CURDIR)/$(HTML)/index.html"
 	@echo "(or serve it: $(BIN)/python -m http.server -d $(HTML) 8000)"
 
+# The whole book as one PDF, _build/pdf/book.pdf, copied to _build/html/book.pdf (the
+# landing page links it): the book as one HTML page, from the same jupyter-cache (nothing
+# runs twice), printed by headless Chromium (tools/make_pdf.py). tests/book/test_pdf.py.
+MAKE_PDF := $(BIN)/jupyter-book build . --builder singlehtml --warningiserror --keep-going \
+            && $(BIN)/python tools/make_pdf.py
+
+pdf: build
+	$(MAKE_PDF)
+
 # Under test a missed timing check fails (course_utils.core.measure.check_timing); for a
 # reader (make book, make lab, Colab) it prints a note and the notebook goes on.
 test test-unit test-notebooks: export COURSE_TIMING_CHECKS ?= strict
@@ -61,6 +71,7 @@ test: setup
 	$(MAKE) test-notebooks
 	$(MAKE) test-reader
 	$(MAKE) build
+	$(MAKE_PDF)
 	$(PYTEST_BOOK)
 	$(PYTEST_BROWSER)
 	$(MAKE) test-install
@@ -94,7 +105,7 @@ test-reader: setup
 PYTEST_BOOK    := $(BIN)/python -m pytest tests/book
 PYTEST_BROWSER := $(BIN)/python -m pytest tests/browser
 
-test-book: build
+test-book: pdf
 	$(PYTEST_BOOK)
 
 # Headless Chromium (Debian's `chromium`) against the built site on 127.0.0.1.

@@ -3,11 +3,14 @@
 ``interactive(fig)`` returns an object that Jupyter displays as
 
 * ``application/vnd.plotly.v1+json``: JupyterLab renders it natively; and
-* ``text/html``: a ``<div>`` plus a script that draws the figure with ``window.Plotly``.
+* ``text/html``: a ``<div>`` plus a script that draws the figure with ``window.Plotly``
+  when it comes near the viewport (so a page loads fast: plotly.js is fetched, once per
+  page, and figures are drawn as the reader scrolls to them; also before printing).
   On the published book, plotly.js is served from the book's own ``_static`` folder
-  (``book/_ext/local_plotly.py``), so sliders and buttons work on the static page with
-  no kernel and no network. Anywhere else (Colab, classic Jupyter) the script loads
-  the matching plotly.js from the Plotly CDN first.
+  (``book/_ext/offline_assets.py`` sets ``window.COURSE_PLOTLY_URL``; never inlined),
+  so sliders and buttons work on the static page with no kernel and no network.
+  Anywhere else (Colab, classic Jupyter) the script loads the matching plotly.js from
+  the Plotly CDN first.
 
 Sliders and buttons must be pre-computed (Plotly ``steps``/``frames``), because the
 static page has no Python behind it.
@@ -58,7 +61,9 @@ class InteractiveFigure:
         cdn = f"https://cdn.plot.ly/plotly-{_plotlyjs_version()}.min.js"
         payload = json.dumps(spec).replace("</", "<\\/")
         post = (self.post_script or "").replace("{plot_id}", div_id).replace("</", "<\\/")
-        page = f"""<div id="{div_id}" class="course-plotly" role="img" aria-label="{label}"
+        # role="figure", not "img": an img's content is presentational, yet the figure
+        # holds focusable controls (sliders, buttons, the mode bar); axe-core flags that
+        page = f"""<div id="{div_id}" class="course-plotly" role="figure" aria-label="{label}"
  style="width:100%;height:{int(height)}px;"></div>
 <script type="text/javascript">
 (function() {{
@@ -69,13 +74,31 @@ class InteractiveFigure:
 {post}
     }});
   }}
-  if (window.Plotly) {{ draw(); }}
-  else {{
-    var s = document.createElement("script");
-    s.src = "{cdn}";
-    s.onload = draw;
-    document.head.appendChild(s);
+  var drawn = false;
+  function load() {{
+    if (drawn) {{ return; }}
+    drawn = true;
+    if (window.Plotly) {{ draw(); return; }}
+    // one download of plotly.js for all the figures of the page
+    window.coursePlotlyLoading = window.coursePlotlyLoading || new Promise(function(ok) {{
+      var s = document.createElement("script");
+      s.src = window.COURSE_PLOTLY_URL || "{cdn}";
+      s.onload = ok;
+      document.head.appendChild(s);
+    }});
+    window.coursePlotlyLoading.then(draw);
   }}
+  var div = document.getElementById("{div_id}");
+  if ("IntersectionObserver" in window) {{
+    var seen = new IntersectionObserver(function(entries) {{
+      if (entries.some(function(e) {{ return e.isIntersecting; }})) {{
+        seen.disconnect();
+        load();
+      }}
+    }}, {{rootMargin: "800px 0px"}});
+    seen.observe(div);
+    window.addEventListener("beforeprint", load);
+  }} else {{ load(); }}
 }})();
 </script>"""
         bundle = {"text/html": page, "text/plain": f"<interactive figure: {label}>"}

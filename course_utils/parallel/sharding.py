@@ -4,14 +4,14 @@ For ``N`` parameters (``Psi`` in the ZeRO paper) and ``d`` data-parallel ranks, 
 bytes per parameter from :data:`course_utils.parallel.memory.TRAININGS` (mixed-precision
 Adam: 2 + 2 + 12, ``K = 12``):
 
-==========  =================================================================  =========
-layout      model state per GPU                                                sent/GPU
-==========  =================================================================  =========
-DP          ``(2 + 2 + K) N``                                                  ``2 N``
-ZeRO-1      ``(2 + 2) N + K N / d``  (optimizer state sharded)                 ``2 N``
-ZeRO-2      ``2 N + (2 + K) N / d``  (and gradients)                           ``2 N``
-ZeRO-3/FSDP ``(2 + 2 + K) N / d``    (and parameters, gathered per layer)      ``3 N``
-==========  =================================================================  =========
+===========  =================================================================  =========
+layout       model state per GPU                                                sent/GPU
+===========  =================================================================  =========
+DP           ``(2 + 2 + K) N``                                                  ``2 N``
+ZeRO-1       ``(2 + 2) N + K N / d``  (optimizer state sharded)                 ``2 N``
+ZeRO-2       ``2 N + (2 + K) N / d``  (and gradients)                           ``2 N``
+ZeRO-3/FSDP  ``(2 + 2 + K) N / d``    (and parameters, gathered per layer)      ``3 N``
+===========  =================================================================  =========
 
 (Rajbhandari et al. 2020, https://arxiv.org/abs/1910.02054, sections 5 and 7; the
 "sent" column counts values, times ``(d-1)/d``.) ZeRO-3 all-gathers the parameters in

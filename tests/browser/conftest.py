@@ -96,6 +96,34 @@ def browser():
         b.close()
 
 
+def built_pages() -> list[str]:
+    """Every HTML page of the built book (not theme fragments, not page sources)."""
+    return sorted(str(p.relative_to(HTML).with_suffix("")) for p in HTML.rglob("*.html")
+                  if not {"_static", "_sources"} & set(p.relative_to(HTML).parts))
+
+
+def settle(page) -> None:
+    """Wait until MathJax has typeset and every interactive figure is drawn."""
+    page.wait_for_load_state("networkidle")
+    if page.evaluate("!!(window.MathJax && MathJax.startup)"):
+        page.evaluate("MathJax.startup.promise")
+    for div in page.locator(".course-plotly").all():
+        div.scroll_into_view_if_needed()  # figures are drawn when they come into view
+        div.locator(".main-svg").first.wait_for(timeout=15000)
+
+
+#: Lines that tests add for the end of the run (axe counts, page weights, load times):
+#: printed by pytest_terminal_summary below, whether the tests pass or fail.
+REPORT: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if REPORT:
+        terminalreporter.section("browser audit: accessibility, page weight, page speed")
+        for line in REPORT:
+            terminalreporter.write_line(line)
+
+
 class PageProblems:
     """Console errors, page errors and failed requests seen while a page loads."""
 

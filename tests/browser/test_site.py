@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-from .conftest import HTML, ROOT, SCREENSHOTS, notebook_pages, toc_pages
+from .conftest import HTML, ROOT, SCREENSHOTS, notebook_pages, settle, toc_pages
 
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 PAGES = toc_pages()
@@ -23,15 +23,6 @@ def _has_math(name: str) -> bool:
 
 
 MATH_PAGES = [name for name in PAGES if _has_math(name)]
-
-
-def settle(page) -> None:
-    """Wait until MathJax has typeset and every interactive figure is drawn."""
-    page.wait_for_load_state("networkidle")
-    if page.evaluate("!!(window.MathJax && MathJax.startup)"):
-        page.evaluate("MathJax.startup.promise")
-    for div in page.locator(".course-plotly").all():
-        div.locator(".main-svg").first.wait_for(timeout=15000)
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -160,5 +151,12 @@ def test_interactive_figures_respond_on_the_static_page(site, page):
         for div in page.locator(".course-plotly").all():
             found += 1
             assert div.locator(".main-svg").count() > 0, f"{name}: figure not drawn"
+            # the site serves plotly's cartesian bundle (book/_ext/offline_assets.py):
+            # every trace type a figure uses must be in it, or that trace is not drawn
+            missing = div.evaluate("""gd => {
+                const known = Object.keys(Plotly.PlotSchema.get().traces);
+                return gd.data.map(t => t.type || 'scatter').filter(t => !known.includes(t));
+            }""")
+            assert missing == [], f"{name}: trace types not in the served plotly.js: {missing}"
     # the data-parallel explorer, the brain timeline and the conv roofline at least
     assert found >= 3, f"only {found} interactive figures drawn"

@@ -27,6 +27,14 @@ def test_bundle_has_plotly_json_and_self_loading_html():
     assert 'class="course-plotly"' in page and "height:300px" in page
     assert "if (window.Plotly)" in page and "cdn.plot.ly/plotly-" in page
     assert 'aria-label="demo"' in page
+    # a labelled figure, not role="img" (whose content would hide the slider from
+    # assistive technology: axe-core's nested-interactive rule)
+    assert 'role="figure"' in page and 'role="img"' not in page
+    # plotly.js is never inlined: the page's own copy (or the CDN) draws the figure, once
+    # it comes into view (IntersectionObserver), from one download for all the figures
+    assert len(page) < 20_000
+    assert "window.COURSE_PLOTLY_URL" in page and "IntersectionObserver" in page
+    assert "window.coursePlotlyLoading" in page
     # the embedded spec is valid JSON and carries the slider steps
     payload = re.search(r"var spec = (\{.*\});\n", page).group(1)
     assert json.loads(payload.replace("<\\/", "</"))["layout"]["sliders"][0]["steps"]
