@@ -66,16 +66,25 @@ test test-unit test-notebooks: export COURSE_TIMING_CHECKS ?= strict
 
 # The book is built once: the HTML tests and the browser tests both read _build/html.
 test: setup
+	@echo "== $$(date +%T) lint"
 	$(MAKE) lint
+	@echo "== $$(date +%T) test-unit"
 	$(MAKE) test-unit
+	@echo "== $$(date +%T) test-notebooks"
 	$(MAKE) test-notebooks
+	@echo "== $$(date +%T) test-reader"
 	$(MAKE) test-reader
+	@echo "== $$(date +%T) build"
 	$(MAKE) build
+	@echo "== $$(date +%T) pdf"
 	$(MAKE_PDF)
+	@echo "== $$(date +%T) test-book"
 	$(PYTEST_BOOK)
+	@echo "== $$(date +%T) test-browser"
 	$(PYTEST_BROWSER)
+	@echo "== $$(date +%T) test-install"
 	$(MAKE) test-install
-	@echo "All tests passed."
+	@echo "== $$(date +%T) All tests passed."
 
 # Tests that compare a time measured on this machine with a bound (marked `timing`) run
 # alone after the others, which run on every core (pytest-xdist).
