@@ -3,7 +3,8 @@ load time from a local server, measured with the Performance API.
 
 * axe-core (the ``axe-playwright-python`` package) runs over every page in light mode
   with all its rules, and again in dark mode with the rules whose result depends on the
-  colours (contrast). No serious or critical violation is allowed; the counts by impact,
+  colours (contrast; on the API page, on its first section: ``conftest.COLOUR_SAMPLE``).
+  No serious or critical violation is allowed; the counts by impact,
   and every moderate (or minor) violation, are printed at the end of the run.
 * No page ships more than 3 MB of JavaScript (script files, counted uncompressed, plus
   inline scripts), and plotly.js is one cached static file, never inlined in a figure.
@@ -11,8 +12,8 @@ load time from a local server, measured with the Performance API.
   cold cache, from 127.0.0.1 (best of three); the heaviest chapter's time is reported.
   Interactive figures are drawn, and plotly.js fetched, as they come into view.
 
-All pages are visited in one browser context per colour mode, once each, so the module
-costs one page load and one axe run per page and mode.
+The light-mode visit is the one every site test shares (``conftest.visits``); the dark
+mode adds one load per page.
 """
 
 from __future__ import annotations
@@ -25,78 +26,36 @@ import pytest
 
 from course_utils.core import check_timing
 
-from .conftest import HTML, REPORT, built_pages, settle
+from .conftest import HTML, REPORT, audit_page, axe_script, built_pages, mode_context, settle
 
 PAGES = built_pages()
 MAX_JS_BYTES = 3_000_000       # "no page ships more than 3 MB of JavaScript"
 MAX_LOAD_MS = 1000.0           # "loads in under 1 s from a local server"
 FAILING_IMPACTS = ("serious", "critical")
-# Rules whose outcome changes between the light and the dark theme (colours only)
-COLOUR_RULES = ["color-contrast", "link-in-text-block"]
 LANDING = "book/intro"
 CHAPTER = "notebooks/setup"    # the first chapter: math, figures and outputs
 
-# Bytes of JavaScript the page loaded: every .js resource (script tags, preloads, and
-# what MathJax loads on demand), uncompressed, once per URL, plus inline scripts.
-JS_BYTES = """() => {
-  const seen = new Map();
-  for (const r of performance.getEntriesByType('resource')) {
-    const path = new URL(r.name).pathname;
-    if (path.endsWith('.js')) seen.set(r.name, r.decodedBodySize || r.encodedBodySize || 0);
-  }
-  const inline = Array.from(document.scripts).filter(s => !s.src)
-    .reduce((n, s) => n + s.text.length, 0);
-  const files = Array.from(seen.values()).reduce((a, b) => a + b, 0);
-  return {files: files, inline: inline, total: files + inline,
-          largest_inline: Math.max(0, ...Array.from(document.scripts).filter(s => !s.src)
-                                                   .map(s => s.text.length))};
-}"""
-
-
-def _axe_script() -> str:
-    try:
-        from axe_playwright_python.base import AXE_SCRIPT
-    except ImportError:
-        pytest.fail("axe-playwright-python is not installed: pip install -e '.[dev]'",
-                    pytrace=False)
-    return AXE_SCRIPT
-
-
-def _run_axe(page, axe_script: str, options: dict) -> list[dict]:
-    if not page.evaluate("typeof window.axe !== 'undefined'"):
-        page.evaluate(axe_script)
-    return page.evaluate("o => axe.run(document, o).then(r => r.violations.map(v => ({"
-                         "id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map("
-                         "n => n.target.join(' '))})))", options)
-
-
 @pytest.fixture(scope="module")
-def audit(site, browser):
-    """{mode: {page: {"violations": [...], "js": {...}}}}, each page visited once per mode."""
-    axe_script = _axe_script()
-    results: dict[str, dict[str, dict]] = {}
-    for mode, options in (
-        ("light", {"resultTypes": ["violations"]}),
-        ("dark", {"resultTypes": ["violations"], "runOnly": COLOUR_RULES}),
-    ):
-        context = browser.new_context(viewport={"width": 1280, "height": 900},
-                                      color_scheme=mode)
-        # the theme reads the reader's choice from localStorage before it draws
-        context.add_init_script(f"localStorage.setItem('mode', '{mode}');"
-                                f"localStorage.setItem('theme', '{mode}');")
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        results[mode] = {}
-        for name in PAGES:
-            start = time.perf_counter()
-            page.goto(f"{site}/{name}.html")
-            settle(page)
-            theme = page.evaluate("document.documentElement.dataset.theme")
-            assert theme == mode, f"{name}: the page is in {theme!r} mode, not {mode!r}"
-            results[mode][name] = {"violations": _run_axe(page, axe_script, options),
-                                   "js": page.evaluate(JS_BYTES) if mode == "light" else None,
-                                   "seconds": time.perf_counter() - start}
-        context.close()
+def audit(site, browser, visits):
+    """{mode: {page: {"violations": [...], "js": {...}}}}: light mode is the shared visit
+    (conftest.py: every rule, one load per page); dark mode, the colour rules only."""
+    script = axe_script()
+    results: dict[str, dict[str, dict]] = {"light": visits, "dark": {}}
+    context = mode_context(browser, "dark")
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    for name in PAGES:
+        start = time.perf_counter()
+        page.goto(f"{site}/{name}.html")
+        settle(page)
+        theme = page.evaluate("document.documentElement.dataset.theme")
+        results["dark"][name] = {
+            "theme": theme, "js": None, "seconds": time.perf_counter() - start,
+            "violations": audit_page(page, script, name, colour_only=True)}
+    context.close()
+    for mode, pages in results.items():
+        wrong = {n: r["theme"] for n, r in pages.items() if r["theme"] != mode}
+        assert wrong == {}, f"pages not in {mode} mode: {wrong}"
     seconds = {f"{m} {n}": r["seconds"] for m, pages in results.items() for n, r in pages.items()}
     slowest = sorted(seconds, key=seconds.get, reverse=True)[:3]
     REPORT.append(f"audit time {sum(seconds.values()):.0f} s; slowest: "

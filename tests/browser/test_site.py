@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-from .conftest import HTML, ROOT, SCREENSHOTS, notebook_pages, settle, toc_pages
+from .conftest import HTML, ROOT, notebook_pages, toc_pages
 
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 PAGES = toc_pages()
@@ -26,18 +26,10 @@ MATH_PAGES = [name for name in PAGES if _has_math(name)]
 
 
 @pytest.mark.parametrize("name", PAGES)
-def test_page_loads_without_errors_or_missing_assets(site, page, name):
-    page.goto(f"{site}/{name}.html")
-    settle(page)
-    assert page.problems.errors == []
-    # every image actually loaded
-    broken = page.evaluate(
-        "Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0)"
-        ".map(i => i.src)")
-    assert broken == []
-    if name in NOTEBOOKS or name == PAGES[0]:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{name.replace('/', '__')}.png"))
+def test_page_loads_without_errors_or_missing_assets(visits, name):
+    facts = visits[name]
+    assert facts["errors"] == []
+    assert facts["broken_images"] == []     # every image actually loaded
 
 
 def test_most_chapters_have_math():
@@ -45,43 +37,25 @@ def test_most_chapters_have_math():
 
 
 @pytest.mark.parametrize("name", MATH_PAGES)
-def test_math_renders(site, page, name):
-    page.goto(f"{site}/{name}.html")
-    settle(page)
-    article = page.locator("article.bd-article")
-    assert article.locator("mjx-container").count() > 0, "MathJax did not typeset"
-    assert article.locator("mjx-merror").count() == 0, "MathJax reported a TeX error"
-    raw = page.evaluate("""Array.from(document.querySelectorAll('article .math'))
-        .filter(e => !e.querySelector('mjx-container')).length""")
-    assert raw == 0, "some math was left as raw TeX"
+def test_math_renders(visits, name):
+    math = visits[name]["math"]
+    assert math["typeset"] > 0, "MathJax did not typeset"
+    assert math["merror"] == 0, "MathJax reported a TeX error"
+    assert math["raw"] == 0, "some math was left as raw TeX"
     # MathJax's own view of every expression on the page: none failed to compile, and no
     # TeX source holds a control character (a TAB from "\t" in "\text" typesets without
     # an error, as "ext", so only the source shows it).
-    report = page.evaluate("""() => {
-        const items = Array.from(MathJax.startup.document.math || []);
-        return {
-          count: items.length,
-          errors: document.querySelectorAll('mjx-merror').length,
-          control: items.map(m => m.math).filter(t => /[\\x00-\\x08\\x0b-\\x1f\\x7f]/.test(t)),
-        };
-    }""")
-    assert report["count"] > 0, "MathJax lists no math on a page that has math"
-    assert report["errors"] == 0, f"MathJax reported {report['errors']} errors on the page"
-    assert report["control"] == [], f"control characters in TeX: {report['control']!r}"
+    assert math["count"] > 0, "MathJax lists no math on a page that has math"
+    assert math["control"] == [], f"control characters in TeX: {math['control']!r}"
 
 
 @pytest.mark.parametrize("name", PAGES)
-def test_every_figure_has_alt_text(site, page, name):
-    page.goto(f"{site}/{name}.html")
-    settle(page)
-    images = page.evaluate("""Array.from(document.querySelectorAll('article img'))
-        .map(i => [i.getAttribute('src'), i.getAttribute('alt') || ''])""")
-    for src, alt in images:
+def test_every_figure_has_alt_text(visits, name):
+    for src, alt in visits[name]["images"]:
         assert alt.strip(), f"{src} has no alt text"
         assert not re.search(r"\.(png|jpe?g|svg|gif)$", alt.strip(), re.I), (
             f"{src}: alt text is a file name ({alt!r}); set mystnb.image.alt in the cell")
-    for label in page.evaluate("""Array.from(document.querySelectorAll('.course-plotly'))
-            .map(d => d.getAttribute('aria-label') || '')"""):
+    for label in visits[name]["figure_labels"]:
         assert label.strip() and label != "interactive figure", "interactive figure unlabelled"
 
 
@@ -143,20 +117,15 @@ def test_dark_mode_switches(site, page):
     assert dark_background != light_background
 
 
-def test_interactive_figures_respond_on_the_static_page(site, page):
+def test_interactive_figures_respond_on_the_static_page(visits):
     found = 0
     for name in NOTEBOOKS:
-        page.goto(f"{site}/{name}.html")
-        settle(page)
-        for div in page.locator(".course-plotly").all():
+        for figure in visits[name]["figures"]:
             found += 1
-            assert div.locator(".main-svg").count() > 0, f"{name}: figure not drawn"
+            assert figure["drawn"], f"{name}: figure not drawn"
             # the site serves plotly's cartesian bundle (book/_ext/offline_assets.py):
             # every trace type a figure uses must be in it, or that trace is not drawn
-            missing = div.evaluate("""gd => {
-                const known = Object.keys(Plotly.PlotSchema.get().traces);
-                return gd.data.map(t => t.type || 'scatter').filter(t => !known.includes(t));
-            }""")
-            assert missing == [], f"{name}: trace types not in the served plotly.js: {missing}"
+            assert figure["missing_traces"] == [], (
+                f"{name}: trace types not in the served plotly.js: {figure['missing_traces']}")
     # the data-parallel explorer, the brain timeline and the conv roofline at least
     assert found >= 3, f"only {found} interactive figures drawn"
