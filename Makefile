@@ -16,7 +16,7 @@ CU_HASH := $(shell find course_utils -type f \( -name '*.py' -o -path '*/data/*'
              | xargs cat | sha256sum | cut -c1-16)
 CU_STAMP := _build/.course_utils-$(CU_HASH)
 
-.PHONY: setup book build test test-unit test-notebooks test-reader test-reader-all test-book test-browser test-install \
+.PHONY: setup book build test test-unit test-notebooks test-reader test-reader-all test-book book-tested test-browser test-install \
         lab lint release-check linkcheck colab-cells clean pdf
 
 # Where pip gets PyTorch (tools/torch_index.py): `auto` takes PyTorch's CPU wheel index
@@ -65,6 +65,7 @@ pdf: build
 test test-unit test-notebooks: export COURSE_TIMING_CHECKS ?= strict
 
 # The book is built once: the HTML tests and the browser tests both read _build/html.
+# The notebooks are executed once, by nbval (test-notebooks fills the jupyter-cache).
 test: setup
 	@echo "== $$(date +%T) lint"
 	$(MAKE) lint
@@ -72,14 +73,8 @@ test: setup
 	$(MAKE) test-unit
 	@echo "== $$(date +%T) test-notebooks"
 	$(MAKE) test-notebooks
-	@echo "== $$(date +%T) test-reader"
-	$(MAKE) test-reader
-	@echo "== $$(date +%T) build"
-	$(MAKE) build
-	@echo "== $$(date +%T) pdf"
-	$(MAKE_PDF)
-	@echo "== $$(date +%T) test-book"
-	$(PYTEST_BOOK)
+	@echo "== $$(date +%T) test-reader, and beside it build, pdf, test-book"
+	$(MAKE) -j2 --output-sync=target test-reader book-tested
 	@echo "== $$(date +%T) test-browser"
 	$(PYTEST_BROWSER)
 	@echo "== $$(date +%T) test-install"
@@ -119,6 +114,12 @@ PYTEST_BOOK    := $(BIN)/python -m pytest tests/book
 PYTEST_BROWSER := $(BIN)/python -m pytest tests/browser
 
 test-book: pdf
+	$(PYTEST_BOOK)
+
+# make test's build: the book from nbval's jupyter-cache, the PDF, the HTML and PDF tests.
+# It runs beside test-reader, whose busy machine it adds to (the reader run needs one).
+book-tested: build
+	$(MAKE_PDF)
 	$(PYTEST_BOOK)
 
 # Headless Chromium (Debian's `chromium`) against the built site on 127.0.0.1.
